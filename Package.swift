@@ -1,0 +1,69 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Module graph (see docs/architecture.md): data flows one way,
+// config → object model → launch plan → process + QMP → events → state.
+let package = Package(
+    name: "igvm-mgr",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "igvm-mgr", targets: ["igvm-mgr"]),
+        .library(name: "IGVMManager", targets: ["JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // libjansson, wrapped once: only the JSON module imports it.
+        .systemLibrary(
+            name: "CJansson",
+            path: "Sources/CJansson",
+            pkgConfig: "jansson",
+            providers: [.apt(["libjansson-dev"])]
+        ),
+        .target(name: "JSON", dependencies: ["CJansson"]),
+        .target(name: "ObjectModel", dependencies: ["JSON"]),
+        .target(name: "IGVM", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Measure", dependencies: [
+            "IGVM",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        .target(name: "QMP", dependencies: [
+            "JSON",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Launch", dependencies: [
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP",
+            .product(name: "TOMLKit", package: "TOMLKit"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .executableTarget(name: "igvm-mgr", dependencies: [
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        // Shared helpers for the test targets: locating QEMU and the built CLI, temp dirs.
+        .target(name: "TestSupport", dependencies: ["JSON"], path: "Tests/TestSupport"),
+        .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
+        .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel", "JSON", "TestSupport"]),
+        .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport"]),
+        .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport"]),
+        .testTarget(name: "QMPTests", dependencies: [
+            "QMP", "JSON", "TestSupport",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "TestSupport"]),
+        // Runs the built `igvm-mgr` binary as a user would.
+        .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "TestSupport"]),
+    ]
+)

@@ -1,0 +1,1 @@
+// The IGVM module. See docs/architecture.md.

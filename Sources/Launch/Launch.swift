@@ -1,0 +1,1 @@
+// The Launch module. See docs/architecture.md.

@@ -1,0 +1,1 @@
+// The Measure module. See docs/architecture.md.

@@ -1,0 +1,1 @@
+// The ObjectModel module. See docs/architecture.md.

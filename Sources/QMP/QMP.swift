@@ -1,0 +1,1 @@
+// The QMP module. See docs/architecture.md.
