@@ -2,7 +2,7 @@ import Foundation
 import JSON
 
 /// Runs a batch of QMP commands through one QEMU process on stdio, without a QMP client:
-/// `qemu-system-x86_64 -machine none -nodefaults -display none -S [extra…] -qmp stdio`, writes
+/// `qemu-system-x86_64 -machine none|MACHINE -nodefaults -display none -S [extra…] -qmp stdio`, writes
 /// `qmp_capabilities`, the commands (each with a numeric id) and `quit`, reads every reply line
 /// and matches replies to commands by id.
 ///
@@ -41,11 +41,14 @@ public struct QMPStdioBatch {
     }
 
     public var extraArguments: [String]
+    /// The `-machine` value (`none` unless a test needs a real machine).
+    public var machine: String
     private var commands: [JSON] = []
     private var nextID = 1
 
     /// `extraArguments` go before `-qmp stdio` (e.g. `-object …` to try QEMU's command-line parser).
-    public init(extraArguments: [String] = []) {
+    public init(machine: String = "none", extraArguments: [String] = []) {
+        self.machine = machine
         self.extraArguments = extraArguments
     }
 
@@ -73,7 +76,7 @@ public struct QMPStdioBatch {
         signal(SIGPIPE, SIG_IGN)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: qemu)
-        process.arguments = ["-machine", "none", "-nodefaults", "-display", "none", "-S"]
+        process.arguments = ["-machine", machine, "-nodefaults", "-display", "none", "-S"]
             + extraArguments + ["-qmp", "stdio"]
         let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
         process.standardInput = stdin
