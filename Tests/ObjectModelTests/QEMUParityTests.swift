@@ -84,3 +84,35 @@ struct CommandLineSample: Sendable, CustomTestStringConvertible {
         .init(spec: "sev-guest,id=g0,reduced-phys-bits=1,sev-device=a,policy=-7", accepted: false, because: "a single ',' ends the value: policy=-7 is parsed, and refused"),
     ]
 }
+
+/// The traps REFERENCE.md describes, shown on real QEMU, so the model's choices stay justified.
+@Suite struct QEMUTrapTests {
+    /// A rejected qom-set of a base64 property still replaces the string qom-get returns (the
+    /// setter stores before it validates): the verdict is the reply, never a read-back.
+    @Test func rejectedSetStillChangesTheString() throws {
+        var batch = QMPStdioBatch()
+        batch.add("object-add", ["qom-type": "sev-snp-guest", "id": "s0", "reduced-phys-bits": 1])
+        let set = batch.add("qom-set", ["path": "/objects/s0", "property": "host-data", "value": "AAAA"])
+        let get = batch.add("qom-get", ["path": "/objects/s0", "property": "host-data"])
+        let result = try batch.run()
+        #expect(try result.reply(set).isSuccess == false)
+        #expect(try result.reply(get) == .success("AAAA"))
+        // The model refuses it, as QEMU's setter does.
+        #expect(!ObjectSpec.validate("sev-snp-guest,id=s0,reduced-phys-bits=1,host-data=AAAA").isValid)
+    }
+
+    /// Over QMP a uint64 accepts -1 (stored as 2^64-1); key=value refuses it. The model reads
+    /// each form as QEMU does, and flags the wrapped policy as a launch error.
+    @Test func minusOneForAUInt64() throws {
+        var batch = QMPStdioBatch()
+        batch.add("object-add", ["qom-type": "sev-snp-guest", "id": "s0", "reduced-phys-bits": 1, "policy": -1])
+        let get = batch.add("qom-get", ["path": "/objects/s0", "property": "policy"])
+        let result = try batch.run()
+        #expect(try result.reply(get) == .success(JSON(UInt64.max)))
+        let parsed = try QOMObject(objectAddArguments: ["qom-type": "sev-snp-guest", "id": "s0", "reduced-phys-bits": 1, "policy": -1])
+        guard case .sevSnpGuest(let guest) = parsed else { Issue.record("not an sev-snp-guest"); return }
+        #expect(guest.policy?.rawValue == UInt64.max)
+        #expect(guest.validate().contains { $0.level == .launch && $0.property == "policy" })
+        #expect(throws: ObjectSpecError.self) { try QOMObject(commandLine: "sev-snp-guest,id=s0,reduced-phys-bits=1,policy=-1") }
+    }
+}

@@ -193,5 +193,7 @@ import Testing
     @Test func problemsAreOneLine() {
         let p = Problem(.qemu, object: "o", property: "p", "a\nb")
         #expect(p.description == "o.p: a b")
+        #expect(p.jsonValue == ["level": "qemu", "object": "o", "property": "p", "message": "a b"])
+        #expect(Problem(.warning, object: "o", property: nil, "m").jsonValue["property"] == .null)
     }
 }
