@@ -147,3 +147,25 @@ struct ValueGenerator {
             "sev-snp-guest,id=sev0,reduced-phys-bits=1,kernel-hashes=on,policy=0xffffffffffffffff")
     }
 }
+
+/// Arbitrary text never crashes the parsers; every refusal is reported as problems, one line each.
+@Suite struct ParserRobustnessTests {
+    static let fragments = ValueGenerator.pieces + [
+        "sev-snp-guest", "sev-guest", "memory-backend-file", "id=", "reduced-phys-bits=", "policy=", "0x", "-1",
+        "host-data=", "AAAA", "{\"qom-type\":", "\"id\":", "[", "]", ":", "null", "true", "1e5",
+    ]
+
+    @Test(arguments: [11 as UInt64, 12, 13])
+    func garbageIn(seed: UInt64) {
+        var rng = SplitMix64(state: seed)
+        for _ in 0..<500 {
+            let n = Int.random(in: 0...12, using: &rng)
+            let spec = (0..<n).map { _ in Self.fragments.randomElement(using: &rng)! }.joined()
+            for problem in ObjectSpec.validate(spec) {
+                #expect(!problem.description.contains { $0.isNewline }, "\(spec)")
+            }
+            _ = try? Machine(commandLine: spec)
+            _ = try? Device(commandLine: spec)
+        }
+    }
+}
