@@ -44,10 +44,14 @@ public protocol QOMObjectType: Sendable, Hashable {
     /// Properties rendered as hex in the key=value form (e.g. `policy`): QEMU parses numbers
     /// with base 0, so `0x30000` is read back exactly.
     static var hexProperties: Set<String> { get }
+    /// Properties QEMU has for this type that igvm-mgr does not model (reported as such, not as
+    /// unknown).
+    static var unmodelledProperties: Set<String> { get }
 }
 
 extension QOMObjectType {
     public static var hexProperties: Set<String> { [] }
+    public static var unmodelledProperties: Set<String> { [] }
     public func validate() -> [Problem] { validate(facts: FirmwareFacts()) }
 }
 

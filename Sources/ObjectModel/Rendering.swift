@@ -102,7 +102,7 @@ extension QOMObject {
         }
         var reader = PropertyReader(object: id, properties: inputs)
         let object = model.init(id: id, reading: &reader)
-        return (QOMObject(object), reader.finish(type: type))
+        return (QOMObject(object), reader.finish(type: type, unmodelled: model.unmodelledProperties))
     }
 
     /// Reads a `-object` value in either form, reporting every problem (see `read(_:)`).

@@ -197,3 +197,13 @@ import Testing
         #expect(Problem(.warning, object: "o", property: nil, "m").jsonValue["property"] == .null)
     }
 }
+
+@Suite struct UnmodelledPropertyTests {
+    @Test func realButUnmodelledPropertyIsNamedAsSuch() {
+        let problems = ObjectSpec.validate("memory-backend-ram,id=r,size=1M,host-nodes=0,bogus=1")
+        #expect(problems.map(\.description) == [
+            "r.host-nodes: QEMU's memory-backend-ram has this property, but igvm-mgr does not model it",
+            "r.bogus: memory-backend-ram has no property 'bogus'",
+        ])
+    }
+}
