@@ -41,6 +41,8 @@ import Testing
             .sevSnpGuest(SevSnpGuest(id: "s", reducedPhysBits: 1, kernelHashes: true)))
         #expect(try QOMObject(commandLine: "sev-snp-guest,id=s,reduced-phys-bits=1,nokernel-hashes") ==
             .sevSnpGuest(SevSnpGuest(id: "s", reducedPhysBits: 1, kernelHashes: false)))
+        #expect(ObjectSpec.validate("sev-snp-guest,id=s,reduced-phys-bits=1,nokernel-hashes").map(\.description) ==
+            ["s.kernel-hashes: short-form boolean 'nokernel-hashes' is deprecated in QEMU; write kernel-hashes=off"])
     }
 
     @Test func deviceForms() throws {
