@@ -11,6 +11,7 @@ import Glibc
 public final class QMPSocketExchange {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     private let fd: Int32
