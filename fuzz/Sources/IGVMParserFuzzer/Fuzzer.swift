@@ -5,8 +5,14 @@ import IGVM
 /// Accepted files are also re-serialized, inspected and validated so those paths are fuzzed too.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
-    guard let file = try? IGVMFile(bytes: bytes) else { return 0 }
+    var bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
+    var parsed = Result { () throws(IGVMParseError) in try IGVMFile(bytes: bytes) }
+    // Random mutations nearly always break the CRC; retry with it repaired so the fuzzer
+    // reaches the header walk and the whole-file checks.
+    if case .failure(let error) = parsed, error.rule == .checksumMismatch, IGVMChecksum.repair(&bytes) {
+        parsed = Result { () throws(IGVMParseError) in try IGVMFile(bytes: bytes) }
+    }
+    guard case .success(let file) = parsed else { return 0 }
     _ = file.writer().serialize()
     _ = IGVMInspector.report(file)
     for platform in OVMFIGVMBuilder.supportedPlatforms {
