@@ -10,6 +10,7 @@ struct IGVMManager: AsyncParsableCommand {
             ArgsCommand.self,
             ValidateCommand.self,
             ObjectCommands.self,
+            IGVMCommand.self,
         ]
     )
 }

@@ -114,13 +114,49 @@ private let validSNP = """
         #expect(try IGVMManagerBinary.run(["validate", "--qemu-version", "ten", try writeConfig("")]).status == 2)
     }
 
-    @Test func validateQEMUVersionOption() throws {
-        let path = try writeConfig("[qemu]\naccel = \"tcg\"\n[igvm]\nfile = \"/etc/hostname\"\n")
+    /// An IGVM file made by `igvm-mgr igvm build` from Debian's OVMF, beside a config using it.
+    private func igvmConfig(platform: String, policy: String?, extra: String) throws -> String {
+        let config = try writeConfig(extra + "\n[igvm]\nfile = \"fw.igvm\"\n")
+        let igvm = URL(fileURLWithPath: config).deletingLastPathComponent().appendingPathComponent("fw.igvm").path
+        let build = try IGVMManagerBinary.run(["igvm", "build", "--firmware", "/usr/share/OVMF/OVMF_CODE_4M.fd",
+                                               "--platform", platform, "-o", igvm] + (policy.map { ["--policy", $0] } ?? []))
+        #expect(build.status == 0, "\(build.stderr)")
+        return config
+    }
+
+    @Test func validateChecksTheIGVMFileForTheTargetQEMU() throws {
+        let path = try igvmConfig(platform: "native", policy: nil, extra: "[qemu]\naccel = \"tcg\"")
         let old = try IGVMManagerBinary.run(["validate", "--qemu-version", "10.0.2", path])
         #expect(old.status == 1)
         #expect(old.stdout.contains("igvm-cfg needs QEMU >= 10.1.0"))
+        let tenOne = try IGVMManagerBinary.run(["validate", "--qemu-version", "10.1", path])
+        #expect(tenOne.status == 1)
+        #expect(tenOne.stdout.contains("a native (non-confidential) IGVM guest needs QEMU >= 10.2.0"))
         let new = try IGVMManagerBinary.run(["validate", "--qemu-version", "10.2.2", path])
         #expect(new.status == 0, "\(new.stdout)")
+    }
+
+    @Test func validateComparesTheIGVMPolicyWithTheConfig() throws {
+        let path = try igvmConfig(platform: "sev-snp", policy: "0x30000", extra: """
+            [qemu]
+            version = "10.2.2"
+            [confidential]
+            type = "sev-snp-guest"
+            reduced-phys-bits = 1
+            policy = "0xb0000"
+            """)
+        let r = try IGVMManagerBinary.run(["validate", "--json", path])
+        #expect(r.status == 1)
+        let problems = try JSON.decode(r.stdout)["problems"]?.arrayValue ?? []
+        #expect(problems.contains { $0["level"] == "launch" && $0["object"] == "igvm0"
+            && $0["message"]?.stringValue?.contains("policy-mismatch") == true }, "\(problems)")
+    }
+
+    @Test func validateReportsAFileLibIGVMRejects() throws {
+        let path = try writeConfig("[qemu]\nversion = \"10.2.2\"\naccel = \"tcg\"\n[igvm]\nfile = \"/etc/hostname\"\n")
+        let r = try IGVMManagerBinary.run(["validate", path])
+        #expect(r.status == 1)
+        #expect(r.stdout.hasPrefix("qemu: \(path): igvm.file: QEMU's IGVM loader (libigvm) rejects \"/etc/hostname\""), "\(r.stdout)")
     }
 
     @Test(arguments: [
