@@ -180,3 +180,32 @@ private let validSNP = """
         #expect(try IGVMManagerBinary.run(["object", "validate", "--help"]).status == 0)
     }
 }
+
+@Suite struct ExampleConfigValidationTests {
+    /// How each example's IGVM file is built (the command its comment gives), if it has one.
+    static let igvmBuilds: [String: (file: String, arguments: [String])] = [
+        "snp-igvm": ("snp.igvm", ["--platform", "sev-snp", "--cpus", "4", "--policy", "0x30000"]),
+        "native-igvm": ("native.igvm", ["--platform", "native"]),
+        "nocc": ("native.igvm", ["--platform", "native"]),
+    ]
+
+    /// Every example validates once its IGVM file exists (built as its comment says); only
+    /// nocc carries a warning (it exists only in a QEMU fork).
+    @Test(arguments: ExampleConfigs.all)
+    func exampleIsValid(name: String) throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("\(name).toml").path
+        try FileManager.default.copyItem(atPath: ExampleConfigs.path(name), toPath: config)
+        if let build = Self.igvmBuilds[name] {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("images"), withIntermediateDirectories: true)
+            let r = try IGVMManagerBinary.run(["igvm", "build", "--firmware", "/usr/share/OVMF/OVMF_CODE_4M.fd",
+                                               "-o", dir.appendingPathComponent("images/\(build.file)").path] + build.arguments)
+            #expect(r.status == 0, "\(r.stderr)")
+        }
+        let r = try IGVMManagerBinary.run(["validate", "--json", config])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        let levels = try JSON.decode(r.stdout)["problems"]?.arrayValue?.compactMap { $0["level"]?.stringValue } ?? []
+        #expect(levels == (name == "nocc" ? ["warning"] : []), "\(r.stdout)")
+    }
+}
