@@ -135,6 +135,31 @@ import Testing
         #expect(codes(try problems(M.bytes { $0.add(Self.idBlock()); $0.add(Self.idBlock()) }), .error) == ["id-block-multiple"])
     }
 
+    @Test func idBlockLaunchDigest() throws {
+        let file = try IGVMFile(bytes: M.bytes { $0.add(Self.idBlock()) })
+        let digest = [UInt8](repeating: 0xAB, count: 48)
+        let p = IGVMValidator(platform: .sevSNP, qemuVersion: Self.v10_2, expectedLaunchDigest: digest).validate(file)
+        #expect(codes(p, .error) == ["id-block-ld"])
+    }
+
+    /// Spec rules libigvm does not enforce are warnings: VP_CONTEXT padding, header offset.
+    @Test func layoutWarnings() throws {
+        let b = M.bytes { $0.add(M.vp(1), data: Self.snpVMSA()) }
+        let padded = M.patched(UInt32(1), at: 0x68 + 8 + 20, b)
+        #expect(codes(try problems(padded), .warning) == ["header-padding"])
+        // Variable headers moved to offset 0x1C (4 bytes of slack after the fixed header).
+        var moved = Array(b[0..<0x18]) + [0, 0, 0, 0] + Array(b[0x18...])
+        moved.replaceSubrange(0x8..<0xC, with: [0x1C, 0, 0, 0])
+        let total = UInt32(moved.count)
+        moved.replaceSubrange(0x10..<0x14, with: withUnsafeBytes(of: total.littleEndian, Array.init))
+        // File offsets of data move by 4 too: patch the VMSA's file_offset.
+        let vmsaOffset = 0x1C + 0x50 + 8 + 0xC
+        let old = moved[vmsaOffset..<(vmsaOffset + 4)].reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        moved.replaceSubrange(vmsaOffset..<(vmsaOffset + 4), with: withUnsafeBytes(of: (old + 4).littleEndian, Array.init))
+        IGVMChecksum.repair(&moved)
+        #expect(codes(try problems(moved), .warning) == ["variable-header-offset"])
+    }
+
     @Test func qemuVersionParsing() {
         #expect(QEMUVersion("10.2.2 (Debian 1:10.2.2+ds-1)") == QEMUVersion(major: 10, minor: 2, micro: 2))
         #expect(QEMUVersion("11.0") == QEMUVersion(major: 11, minor: 0))
