@@ -109,7 +109,8 @@ public struct IGVMValidator: Sendable {
         var seenVMSA = false
         var idBlocks = 0
         var areaSizes: [UInt32: UInt64] = [:]
-        var lastPage: (gpa: UInt64, flags: IGVMPageDataFlags, type: IGVMPageDataType, zero: Bool)?
+        var lastPage: (index: Int, gpa: UInt64, mask: UInt32, flags: IGVMPageDataFlags, type: IGVMPageDataType, zero: Bool)?
+        var pendingRun: Int?  // offset of the first PAGE_DATA of QEMU's pending region
         for (i, directive) in file.directives.enumerated() {
             let offset = file.directiveOffsets[i]
             if case .parameterArea(let a) = directive { areaSizes[a.parameterAreaIndex] = a.numberOfBytes }
@@ -133,14 +134,22 @@ public struct IGVMValidator: Sendable {
                 if seenVMSA {
                     warn("vmsa-not-last", "PAGE_DATA at \(hex(page.gpa)) comes after a VP context; KVM measures VMSAs last, so file-order measurers disagree", offset)
                 }
-                lastPage = (page.gpa, page.flags, page.dataType, page.fileOffset == 0)
+                if let last = lastPage, pendingRun != nil, last.index == i - 1, last.mask == page.compatibilityMask,
+                   last.gpa &+ (last.flags.contains(.is2MBPage) ? 0x200000 : igvmPageSize) == page.gpa,
+                   last.flags == page.flags, last.type == page.dataType, last.zero == (page.fileOffset == 0) {
+                    // Same run continues.
+                } else {
+                    pendingRun = offset
+                }
+                lastPage = (i, page.gpa, page.compatibilityMask, page.flags, page.dataType, page.fileOffset == 0)
             case .parameterInsert(let insert):
-                if let last = lastPage, i + 1 < file.directives.count,
-                   case .pageData(let next) = file.directives[i + 1], next.compatibilityMask & mask != 0,
-                   next.gpa == last.gpa + igvmPageSize, next.flags == last.flags, next.dataType == last.type,
-                   (next.fileOffset == 0) == last.zero {
-                    warn("insert-splits-run", "PARAMETER_INSERT at \(hex(insert.gpa)) interrupts a contiguous page run at \(hex(last.gpa)); "
-                         + "QEMU measures it before the run's earlier pages (out of file order)", offset)
+                // QEMU (backends/igvm.c qigvm_process_mem_page) keeps the latest page run
+                // pending until the next PAGE_DATA of the platform or the end of the file, so
+                // an insert's UNMEASURED update is queued before that run's pages.
+                if type == .sevSNP, let run = pendingRun {
+                    warn("insert-splits-run", "PARAMETER_INSERT at \(hex(insert.gpa)) is measured before the page run that precedes it "
+                         + "(from offset \(hex(run))): QEMU flushes a run only at the next PAGE_DATA, so its SEV-SNP launch digest "
+                         + "order differs from file order", offset)
                 }
                 if seenVMSA {
                     warn("vmsa-not-last", "PARAMETER_INSERT at \(hex(insert.gpa)) comes after a VP context; VMSAs should be last", offset)
