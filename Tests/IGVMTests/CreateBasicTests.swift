@@ -75,3 +75,28 @@ import Testing
         #expect(try IGVMFile(bytes: bytes).writer().serialize() == bytes)
     }
 }
+
+@Suite struct InspectorTests {
+    @Test func createBasicReport() throws {
+        let report = IGVMInspector.report(try IGVMFile(bytes: CreateBasicTests.createBasic()))
+        #expect(report.platforms.count == 1)
+        let p = report.platforms[0]
+        #expect(p.type == .vsmIsolation && p.compatibilityMask == 1 && p.policy == 0x30000 && p.pageCount == 8)
+        // Pages 0-2, 4, 10-12, 14 merge into four ranges.
+        #expect(p.gpaRanges == [0x0..<0x3000, 0x4000..<0x5000, 0xA000..<0xD000, 0xE000..<0xF000])
+        #expect(report.directiveCounts.map(\.type) == ["IGVM_VHT_PARAMETER_AREA", "IGVM_VHT_PAGE_DATA", "IGVM_VHT_PARAMETER_INSERT", "IGVM_VHT_VP_COUNT_PARAMETER"])
+        #expect(report.directiveCounts.map(\.count) == [1, 8, 1, 1])
+        #expect(report.parameterAreas.count == 1)
+        let area = report.parameterAreas[0]
+        #expect(area.index == 0 && area.size == 0x1000 && area.insertedAt == 0x14000 && area.insertMask == 1)
+        #expect(area.uses.map(\.kind) == ["IGVM_VHT_VP_COUNT_PARAMETER"] && area.uses.map(\.byteOffset) == [0])
+        #expect(report.textLines.contains("parameter area 0: 0x1000 bytes, IGVM_VHT_VP_COUNT_PARAMETER@0x0, inserted at 0x14000 (mask 0x1)"))
+        #expect(report.textLines.contains("    8 pages, 0 VMSAs, GPA ranges: 0x0-0x2FFF, 0x4000-0x4FFF, 0xA000-0xCFFF, 0xE000-0xEFFF"))
+    }
+
+    @Test func snpPolicyBitsAreNamed() {
+        #expect(SNPPolicy(0x0B_0000 | 0x0105).setBitNames == ["smt", "reserved-must-be-one", "debug"])
+        #expect(SNPPolicy(0x0B_0105).abiMajor == 1 && SNPPolicy(0x0B_0105).abiMinor == 5)
+        #expect(SNPPolicy(0x30000).violations.isEmpty)
+    }
+}
