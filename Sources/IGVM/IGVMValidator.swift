@@ -34,14 +34,18 @@ public struct IGVMValidator: Sendable {
     public var expectedPolicy: UInt64?
     /// `sev_features` bits KVM supports (`KVM_X86_SEV_VMSA_FEATURES`), when probed.
     public var supportedSEVFeatures: UInt64?
+    /// The SEV-SNP launch digest computed for this file and VM (by the measurement module);
+    /// when set, an SNP_ID_BLOCK must carry it as `ld`.
+    public var expectedLaunchDigest: [UInt8]?
 
     public init(platform: IGVMPlatformType, qemuVersion: QEMUVersion, vcpus: Int? = nil,
-                expectedPolicy: UInt64? = nil, supportedSEVFeatures: UInt64? = nil) {
+                expectedPolicy: UInt64? = nil, supportedSEVFeatures: UInt64? = nil, expectedLaunchDigest: [UInt8]? = nil) {
         self.platform = platform
         self.qemuVersion = qemuVersion
         self.vcpus = vcpus
         self.expectedPolicy = expectedPolicy
         self.supportedSEVFeatures = supportedSEVFeatures
+        self.expectedLaunchDigest = expectedLaunchDigest
     }
 
     /// Platforms QEMU may pick for this target, best first (`qigvm_supported_platform_compat_mask`:
@@ -87,6 +91,7 @@ public struct IGVMValidator: Sendable {
             error("unhandled-header", "QEMU \(qemuVersion) has no handler for \(type.cName) and rejects the file "
                   + "(\"Unknown header type encountered when processing file: (type \(hex(type.rawValue)))\")", offset)
         }
+        checkLayout(file, warn: warn)
         if file.directives.isEmpty { error("no-directives", "the file has no directives (\"Invalid directive header count in IGVM file\")") }
 
         guard let selected = selectedPlatform(in: file) else {
@@ -104,7 +109,8 @@ public struct IGVMValidator: Sendable {
         var seenVMSA = false
         var idBlocks = 0
         var areaSizes: [UInt32: UInt64] = [:]
-        var lastPage: (gpa: UInt64, flags: IGVMPageDataFlags, type: IGVMPageDataType, zero: Bool)?
+        var lastPage: (index: Int, gpa: UInt64, mask: UInt32, flags: IGVMPageDataFlags, type: IGVMPageDataType, zero: Bool)?
+        var pendingRun: Int?  // offset of the first PAGE_DATA of QEMU's pending region
         for (i, directive) in file.directives.enumerated() {
             let offset = file.directiveOffsets[i]
             if case .parameterArea(let a) = directive { areaSizes[a.parameterAreaIndex] = a.numberOfBytes }
@@ -128,14 +134,22 @@ public struct IGVMValidator: Sendable {
                 if seenVMSA {
                     warn("vmsa-not-last", "PAGE_DATA at \(hex(page.gpa)) comes after a VP context; KVM measures VMSAs last, so file-order measurers disagree", offset)
                 }
-                lastPage = (page.gpa, page.flags, page.dataType, page.fileOffset == 0)
+                if let last = lastPage, pendingRun != nil, last.index == i - 1, last.mask == page.compatibilityMask,
+                   last.gpa &+ (last.flags.contains(.is2MBPage) ? 0x200000 : igvmPageSize) == page.gpa,
+                   last.flags == page.flags, last.type == page.dataType, last.zero == (page.fileOffset == 0) {
+                    // Same run continues.
+                } else {
+                    pendingRun = offset
+                }
+                lastPage = (i, page.gpa, page.compatibilityMask, page.flags, page.dataType, page.fileOffset == 0)
             case .parameterInsert(let insert):
-                if let last = lastPage, i + 1 < file.directives.count,
-                   case .pageData(let next) = file.directives[i + 1], next.compatibilityMask & mask != 0,
-                   next.gpa == last.gpa + igvmPageSize, next.flags == last.flags, next.dataType == last.type,
-                   (next.fileOffset == 0) == last.zero {
-                    warn("insert-splits-run", "PARAMETER_INSERT at \(hex(insert.gpa)) interrupts a contiguous page run at \(hex(last.gpa)); "
-                         + "QEMU measures it before the run's earlier pages (out of file order)", offset)
+                // QEMU (backends/igvm.c qigvm_process_mem_page) keeps the latest page run
+                // pending until the next PAGE_DATA of the platform or the end of the file, so
+                // an insert's UNMEASURED update is queued before that run's pages.
+                if type == .sevSNP, let run = pendingRun {
+                    warn("insert-splits-run", "PARAMETER_INSERT at \(hex(insert.gpa)) is measured before the page run that precedes it "
+                         + "(from offset \(hex(run))): QEMU flushes a run only at the next PAGE_DATA, so its SEV-SNP launch digest "
+                         + "order differs from file order", offset)
                 }
                 if seenVMSA {
                     warn("vmsa-not-last", "PARAMETER_INSERT at \(hex(insert.gpa)) comes after a VP context; VMSAs should be last", offset)
@@ -155,6 +169,22 @@ public struct IGVMValidator: Sendable {
                   + "KVM measures one VMSA per vCPU, so the launch digest will not match")
         }
         return problems
+    }
+
+    /// What the IGVM specification asks but libigvm does not enforce (ref §8 items 1-2).
+    private func checkLayout(_ file: IGVMFile, warn: (String, String, Int?) -> Void) {
+        let h = file.fixedHeader
+        if Int(h.variableHeaderOffset) < h.structSize || h.variableHeaderOffset % 8 != 0 {
+            warn("variable-header-offset", "variable_header_offset \(hex(h.variableHeaderOffset)) should be 8-byte aligned and "
+                 + "not inside the \(h.structSize)-byte fixed header (libigvm does not check)", 8)
+        }
+        for (i, d) in file.directives.enumerated() {
+            guard case .vpContext = d else { continue }
+            let padding = file.directiveOffsets[i] + 8 + 20
+            if file.bytes[padding..<(padding + 4)].contains(where: { $0 != 0 }) {
+                warn("header-padding", "VP_CONTEXT padding bytes are not zero (the specification requires zeros; libigvm ignores them)", padding)
+            }
+        }
     }
 
     private func checkParameterSupport(_ kind: IGVMParameterKind, offset: Int, error: (String, String, Int?) -> Void) {
@@ -247,6 +277,9 @@ public struct IGVMValidator: Sendable {
                 error("directive-platform", "SNP_ID_BLOCK on \(type.name): \"An ID block/ID auth block has been provided but SEV-SNP is not enabled\"", offset)
             }
             return
+        }
+        if let digest = expectedLaunchDigest, block.ld != digest {
+            error("id-block-ld", "SNP_ID_BLOCK ld does not equal the computed launch digest; LAUNCH_FINISH would fail", offset)
         }
         if count > 1 { error("id-block-multiple", "more than one SNP_ID_BLOCK for the platform (\"Multiple ID blocks\")", offset) }
         if block.version != 1 { warn("id-block-version", "SNP_ID_BLOCK version \(block.version) is not 1 (QEMU forces 1)", offset) }

@@ -16,9 +16,25 @@ struct IGVMCommand: ParsableCommand {
     )
 }
 
-extension IGVMPlatformType: ExpressibleByArgument {
-    public init?(argument: String) { self.init(name: argument) }
-    public static var allValueStrings: [String] { OVMFIGVMBuilder.supportedPlatforms.map(\.name) }
+/// Exits 2 with one line: bad usage (ArgumentParser's own parse errors exit 64, so values
+/// are checked here to keep the project's 0/1/2 convention).
+private func usage(_ message: String) -> ExitCode {
+    Output.error(message)
+    return ExitStatus.usage
+}
+
+/// A platform QEMU's IGVM loader supports, or exit 2.
+private func platformArgument(_ text: String) throws -> IGVMPlatformType {
+    guard let p = IGVMPlatformType(name: text), OVMFIGVMBuilder.supportedPlatforms.contains(p) else {
+        throw usage("--platform \(text) is not one of native, sev, sev-es, sev-snp")
+    }
+    return p
+}
+
+private func policyArgument(_ text: String?) throws -> UInt64? {
+    guard let text else { return nil }
+    guard let v = parseHex(text) else { throw usage("--policy \(text) is not a number (0x… or decimal)") }
+    return v
 }
 
 /// Reads a whole file, or exits 2 with one line naming it.
@@ -84,7 +100,7 @@ struct IGVMBuild: ParsableCommand {
     var firmware: String
 
     @Option(help: "Platform: native, sev, sev-es or sev-snp (repeatable).")
-    var platform: [IGVMPlatformType] = []
+    var platform: [String] = []
 
     @Option(help: "Number of vCPUs (one VMSA each for sev-es/sev-snp).")
     var cpus: Int = 1
@@ -92,15 +108,20 @@ struct IGVMBuild: ParsableCommand {
     @Option(help: "Guest policy, hexadecimal (0x…) or decimal.")
     var policy: String?
 
+    @Option(help: "vCPU signature to put in every VMSA's RDX, as sev-snp-measure does (default 0, like buildigvm).")
+    var vcpuSig: String?
+
     @Option(name: .shortAndLong, help: "Output IGVM file.")
     var output: String
 
     func run() throws {
-        guard !platform.isEmpty else { throw ValidationError("give at least one --platform") }
-        var policyValue: UInt64?
-        if let policy {
-            guard let v = parseHex(policy) else { throw ValidationError("--policy \(policy) is not a number") }
-            policyValue = v
+        guard !platform.isEmpty else { throw usage("give at least one --platform") }
+        let platforms = try platform.map(platformArgument)
+        let policyValue = try policyArgument(policy)
+        var signature: UInt64 = 0
+        if let vcpuSig {
+            guard let v = parseHex(vcpuSig) else { throw usage("--vcpu-sig \(vcpuSig) is not a number") }
+            signature = v
         }
         let ovmf: OVMFImage
         do {
@@ -111,7 +132,9 @@ struct IGVMBuild: ParsableCommand {
         }
         let bytes: [UInt8]
         do {
-            bytes = try OVMFIGVMBuilder(platforms: platform, vcpus: cpus, policy: policyValue).build(ovmf)
+            var builder = OVMFIGVMBuilder(platforms: platforms, vcpus: cpus, policy: policyValue)
+            builder.vcpuSignature = signature
+            bytes = try builder.build(ovmf)
         } catch {
             Output.error(error.message)
             throw ExitStatus.usage
@@ -120,10 +143,10 @@ struct IGVMBuild: ParsableCommand {
             Output.error(problem)
             throw ExitStatus.failure
         }
-        if platform.contains(.sevSNP) && ovmf.metadataSections.isEmpty {
+        if platforms.contains(.sevSNP) && ovmf.metadataSections.isEmpty {
             Output.warning("\(firmware) has no OVMF SEV metadata: no secrets/CPUID pages for sev-snp")
         }
-        Output.line("wrote \(output): \(bytes.count) bytes, platforms \(platform.map(\.name).joined(separator: ", ")), \(cpus) vCPU(s)")
+        Output.line("wrote \(output): \(bytes.count) bytes, platforms \(platforms.map(\.name).joined(separator: ", ")), \(cpus) vCPU(s)")
     }
 }
 
@@ -202,7 +225,7 @@ struct IGVMCheck: ParsableCommand {
     var file: String
 
     @Option(help: "Target platform: native, sev, sev-es or sev-snp.")
-    var platform: IGVMPlatformType
+    var platform: String
 
     @Option(help: "QEMU version to check against (default 10.2.2, the newest release described).")
     var qemuVersion: String = "10.2.2"
@@ -217,14 +240,11 @@ struct IGVMCheck: ParsableCommand {
     var json = false
 
     func run() throws {
+        let platform = try platformArgument(self.platform)
         guard let version = QEMUVersion(qemuVersion) else {
-            throw ValidationError("--qemu-version \(qemuVersion) is not a version like 10.2.2")
+            throw usage("--qemu-version \(qemuVersion) is not a version like 10.2.2")
         }
-        var expected: UInt64?
-        if let policy {
-            guard let v = parseHex(policy) else { throw ValidationError("--policy \(policy) is not a number") }
-            expected = v
-        }
+        let expected = try policyArgument(policy)
         let bytes = try readInput(file)
         let problems: [IGVMProblem]
         do {

@@ -2,10 +2,15 @@ import IGVM
 
 /// libFuzzer entry point: parse arbitrary bytes as an IGVM file. Any crash, sanitizer report,
 /// leak or timeout is a bug; errors are the expected outcome for almost every input.
-/// Accepted files are also re-serialized, inspected and validated so those paths are fuzzed too.
+/// Accepted files are also re-serialized, inspected and validated so those paths are fuzzed too,
+/// and every input is also read as an OVMF image (footer table and SEV metadata parsing).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
+    // The same bytes as the tail of an OVMF image (footer table, SEV metadata).
+    if let ovmf = try? OVMFImage(bytes: bytes) {
+        _ = (ovmf.sevESResetEIP, ovmf.sevHashTableGPA, ovmf.metadataSections.count)
+    }
     var parsed = Result { () throws(IGVMParseError) in try IGVMFile(bytes: bytes) }
     // Random mutations nearly always break the CRC; retry with it repaired so the fuzzer
     // reaches the header walk and the whole-file checks.
