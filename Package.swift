@@ -47,6 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),  // SHA-256 of guest-supplied firmware
         ]),
         .executableTarget(name: "igvm-mgr", dependencies: [
             "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch",
