@@ -2,17 +2,14 @@
 import Glibc
 #endif
 import JSON
+import QMP
 
 /// The lifecycle operations the CLI offers on VMs that are (or were) supervised: stop, destroy,
 /// status, QMP pass-through, cleanup. `start` is `StartProcedure`; listing is `VMObservation`.
 public struct Lifecycle: Sendable {
     public var stateDirectory: StateDirectory
-    /// Connects a QMP client to a socket (the control socket, or an orphaned QEMU's own).
-    public var connector: Supervisor.MonitorConnector
-
-    public init(stateDirectory: StateDirectory, connector: @escaping Supervisor.MonitorConnector) {
+    public init(stateDirectory: StateDirectory) {
         self.stateDirectory = stateDirectory
-        self.connector = connector
     }
 
     /// Observes `name`, failing when the state directory has no such VM.
@@ -53,7 +50,7 @@ public struct Lifecycle: Sendable {
         if observation.supervisorAlive {
             let reply: JSON
             do {
-                let session = try await connector(observation.paths.controlSocket, 10)
+                let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: 10)
                 defer { Task { await session.close() } }
                 reply = try await session.execute("x-igvm-mgr-stop", arguments: ["mode": .string(mode.rawValue), "timeout": .double(timeout)],
                                                   timeout: timeout + 40)
@@ -93,7 +90,7 @@ public struct Lifecycle: Sendable {
     }
 
     private func stopOrphan(_ observation: VMObservation, qemu: ProcessIdentity, mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopOutcome {
-        let monitor = mode == .force ? nil : try? await connector(observation.paths.qmpSocket, 5)
+        let monitor = mode == .force ? nil : try? await MonitorConnection.connect(observation.paths.qmpSocket, timeout: 5)
         let outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: OrphanStopTarget(qemu: qemu, monitor: monitor))
         await monitor?.close()
         recordOrphanExit(observation, reason: "stop", step: outcome.step)
@@ -146,7 +143,7 @@ public struct Lifecycle: Sendable {
         let observation = try observe(name)
         var qmpStatus: JSON?
         let socket = observation.supervisorAlive ? observation.paths.controlSocket : (observation.qemuAlive ? observation.paths.qmpSocket : nil)
-        if let socket, let session = try? await connector(socket, 5) {
+        if let socket, let session = try? await MonitorConnection.connect(socket, timeout: 5) {
             qmpStatus = try? await session.execute("query-status", arguments: nil, timeout: 5)
             await session.close()
         }
@@ -159,7 +156,7 @@ public struct Lifecycle: Sendable {
         guard observation.supervisorAlive else {
             throw LifecycleError.failed("VM \(name) has no running supervisor (phase \(observation.phase))")
         }
-        let session = try await connector(observation.paths.controlSocket, 10)
+        let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: 10)
         do {
             let result = try await session.execute(command, arguments: arguments, timeout: timeout)
             await session.close()

@@ -2,13 +2,14 @@
 import Glibc
 #endif
 import JSON
+import QMP
 
 /// A QEMU whose supervisor is gone, stopped from the CLI: its own QMP socket (QEMU still holds
 /// the listening socket the supervisor gave it) for the polite steps, signals after. It is not
 /// our child, so its exit is seen by watching its identity.
 struct OrphanStopTarget: StopTarget {
     let qemu: ProcessIdentity
-    let monitor: (any MonitorSession)?
+    let monitor: QMPClient?
 
     func perform(_ step: StopStep) async -> String? {
         switch step {

@@ -1,4 +1,5 @@
 import JSON
+import QMP
 
 /// What the control socket answers, independent of the wire: one QMP command in, one QMP reply
 /// (`{"return": …}` or `{"error": {"class", "desc"}}`) out.
@@ -14,7 +15,7 @@ public struct ControlCommands: Sendable {
     public init(supervisor: Supervisor) { self.supervisor = supervisor }
 
     /// Answers `command` with `arguments`; the result is the reply's `return` value or a QMP error.
-    public func handle(_ command: String, arguments: JSONObject?) async -> Result<JSON, MonitorCommandError> {
+    public func handle(_ command: String, arguments: JSONObject?) async -> Result<JSON, QMPCommandError> {
         switch command {
         case "x-igvm-mgr-status":
             return .success(await status())
@@ -31,10 +32,10 @@ public struct ControlCommands: Sendable {
         default:
             do {
                 return .success(try await supervisor.execute(command, arguments: arguments))
-            } catch let error as MonitorCommandError {
+            } catch let error as QMPCommandError {
                 return .failure(error)
             } catch {
-                return .failure(MonitorCommandError(errorClass: "GenericError", message: "\(error)"))
+                return .failure(QMPCommandError(command: command, errorClass: "GenericError", desc: "\(error)"))
             }
         }
     }
@@ -48,7 +49,7 @@ public struct ControlCommands: Sendable {
         return result
     }
 
-    private func stop(_ arguments: JSONObject) async -> Result<JSON, MonitorCommandError> {
+    private func stop(_ arguments: JSONObject) async -> Result<JSON, QMPCommandError> {
         let modeText = arguments["mode"]?.stringValue ?? StopMode.acpi.rawValue
         guard let mode = StopMode(rawValue: modeText) else {
             return .failure(invalid("'mode' must be one of \(StopMode.allCases.map(\.rawValue).joined(separator: ", ")), not \(modeText)"))
@@ -63,11 +64,11 @@ public struct ControlCommands: Sendable {
             if let exit = await supervisor.currentState().lastExit { reply["exit"] = exit.json }
             return .success(reply)
         } catch {
-            return .failure(MonitorCommandError(errorClass: "GenericError", message: error.description))
+            return .failure(QMPCommandError(command: "x-igvm-mgr-stop", errorClass: "GenericError", desc: error.description))
         }
     }
 
-    private func invalid(_ message: String) -> MonitorCommandError {
-        MonitorCommandError(errorClass: "GenericError", message: message)
+    private func invalid(_ message: String) -> QMPCommandError {
+        QMPCommandError(errorClass: "GenericError", desc: message)
     }
 }

@@ -1,11 +1,12 @@
 import JSON
+import QMP
 
 /// Decides what the supervisor does about QEMU's events. Every QMP event is logged first and
 /// then handed here; `SHUTDOWN` and `RESET` are where the reset flows plug in (the vmfwupdate
 /// flow reads the guest's update request on `SHUTDOWN {reason: guest-reset}` and relaunches).
 public protocol VMEventPolicy: Sendable {
     /// Called for every QMP event, in order, after it has been written to the event log.
-    func handle(event: JSON, supervisor: any SupervisorControl) async
+    func handle(event: QMPEvent, supervisor: any SupervisorControl) async
 }
 
 /// What an event policy may do to the supervised VM.
@@ -28,8 +29,8 @@ public protocol SupervisorControl: Sendable {
 /// reboots in place); nothing beyond logging.
 public struct DefaultEventPolicy: VMEventPolicy {
     public init() {}
-    public func handle(event: JSON, supervisor: any SupervisorControl) async {
-        switch event["event"]?.stringValue {
+    public func handle(event: QMPEvent, supervisor: any SupervisorControl) async {
+        switch event.name {
         case "SHUTDOWN", "RESET":
             // The hook the reset flows override; ordinary guests need nothing here.
             break

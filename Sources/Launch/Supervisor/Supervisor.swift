@@ -1,4 +1,5 @@
 import JSON
+import QMP
 import NIOPosix
 
 #if canImport(Glibc)
@@ -12,11 +13,8 @@ import Glibc
 /// Exit status: 0 QEMU ended because it was asked to (stop, guest power-off), 1 QEMU ended
 /// unexpectedly (crash, signal), 2 the launch failed (host check, QEMU refused to start).
 public actor Supervisor: SupervisorControl {
-    public typealias MonitorConnector = @Sendable (_ socketPath: String, _ timeout: Double) async throws -> any MonitorSession
-
     public nonisolated let paths: VMPaths
     private let eventLog: EventLog
-    private let connector: MonitorConnector
     private let policy: any VMEventPolicy
     private let readiness: ReadinessChannel?
     private let lock: VMLock?
@@ -28,22 +26,24 @@ public actor Supervisor: SupervisorControl {
     private var exit = OnceValue<ProcessTermination>()
     /// Set once `state.json` holds the run's exit record.
     private var recorded = OnceValue<Bool>()
-    private var monitor: (any MonitorSession)?
+    private var monitor: QMPClient?
     private var outputOffset: Int64 = 0
     private var lastShutdown: JSON?
     private var stopInProgress: StopStep?
     private var pendingRelaunch: QEMULaunch?
     private var stopOutcome: StopOutcome?
     private let waiterPool: NIOThreadPool
+    private var controlServer: QMPServer?
+    /// Control requests being answered (the supervisor drains them before it exits).
+    private var controlRequestsInFlight = 0
 
     /// How long the supervisor waits for QEMU's monitor greeting during start-up.
     public static let monitorTimeout: Double = 60
 
-    public init(paths: VMPaths, launch: QEMULaunch, connector: @escaping MonitorConnector, policy: any VMEventPolicy = DefaultEventPolicy(),
+    public init(paths: VMPaths, launch: QEMULaunch, policy: any VMEventPolicy = DefaultEventPolicy(),
                 lock: VMLock?, readiness: ReadinessChannel?) throws(LifecycleError) {
         self.paths = paths
         self.launch = launch
-        self.connector = connector
         self.policy = policy
         self.lock = lock
         self.readiness = readiness
@@ -75,6 +75,7 @@ public actor Supervisor: SupervisorControl {
             state.firmware = next.firmware
             eventLog.append(event: "RELAUNCH", data: ["firmware": next.firmware.map(JSON.string) ?? .null], source: "igvm-mgr")
         }
+        await drainControlServer()
         unlink(paths.controlSocket)
         readiness?.close()
         try? await waiterPool.shutdownGracefully()
@@ -106,7 +107,7 @@ public actor Supervisor: SupervisorControl {
         readiness?.send("spawned", ["qemu-pid": JSON(Int(pid))])
 
         // Connect QMP; if QEMU dies first, its own words are the error (pain point 1).
-        let session: any MonitorSession
+        let session: QMPClient
         switch await connectMonitor() {
         case .connected(let s):
             session = s
@@ -121,9 +122,19 @@ public actor Supervisor: SupervisorControl {
             return failStart(termination: termination, why: "cannot talk to QEMU's monitor: \(message)")
         }
         monitor = session
-        state.qemuVersion = session.qemuVersion
-        readiness?.send("qmp", ["qemu-version": session.qemuVersion.map(JSON.string) ?? .null])
-        let pump = Task { await self.pumpEvents(from: session) }
+        state.qemuVersion = session.greeting.versionString
+        if controlServer == nil {
+            do {
+                controlServer = try await startControlServer(greeting: session.greeting)
+            } catch {
+                eventLog.append(event: "CONTROL_SOCKET_FAILED", data: ["error": .string("\(error)")], source: "igvm-mgr")
+            }
+        }
+        readiness?.send("qmp", ["qemu-version": .string(session.greeting.versionString)])
+        // Subscribe before `cont`, so that no event of the run is missed.
+        let subscription = session.events(bufferSize: 4096)
+        for early in session.eventsBeforeReady { await handle(early) }
+        let pump = Task { await self.pumpEvents(from: subscription) }
 
         if launch.startPaused {
             setPhase(.paused)
@@ -151,18 +162,17 @@ public actor Supervisor: SupervisorControl {
     }
 
     private enum MonitorOutcome: Sendable {
-        case connected(any MonitorSession)
+        case connected(QMPClient)
         case exited(ProcessTermination)
         case failed(String)
     }
 
     private func connectMonitor() async -> MonitorOutcome {
         let path = paths.qmpSocket
-        let connector = self.connector
         let exit = self.exit
         return await withTaskGroup(of: MonitorOutcome.self) { group in
             group.addTask {
-                do { return .connected(try await connector(path, Self.monitorTimeout)) } catch { return .failed("\(error)") }
+                do { return .connected(try await MonitorConnection.connect(path, timeout: Self.monitorTimeout)) } catch { return .failed("\(error)") }
             }
             group.addTask {
                 if let termination = await exit.wait() { return .exited(termination) }
@@ -216,18 +226,26 @@ public actor Supervisor: SupervisorControl {
         }
     }
 
-    private func pumpEvents(from session: any MonitorSession) async {
-        for await event in session.events() {
-            let name = event["event"]?.stringValue ?? "UNKNOWN"
-            eventLog.append(event: name, data: event["data"] ?? .null, source: "qemu", qemuTimestamp: event["timestamp"])
+    private func pumpEvents(from subscription: QMPEventSubscription) async {
+        do {
+            for try await event in subscription { await handle(event) }
+        } catch {
+            // The connection ended (QEMU exited): the exit path records what happened.
+        }
+    }
+
+    private func handle(_ event: QMPEvent) async {
+            let name = event.name
+            eventLog.append(event: name, data: event.data.isEmpty ? .null : .object(event.data), source: "qemu",
+                            qemuTimestamp: ["seconds": JSON(event.seconds), "microseconds": JSON(event.microseconds)])
+            controlServer?.emit(event)
             switch name {
-            case "SHUTDOWN": lastShutdown = event["data"] ?? .null
+            case "SHUTDOWN": lastShutdown = .object(event.data)
             case "STOP" where state.phase == .running: setPhase(.paused)
             case "RESUME" where state.phase == .paused || state.phase == .starting: setPhase(.running)
             default: break
             }
             await policy.handle(event: event, supervisor: self)
-        }
     }
 
     // MARK: - Outcomes
@@ -305,6 +323,35 @@ public actor Supervisor: SupervisorControl {
         return stat(path, &info) == 0 ? Int64(info.st_size) : 0
     }
 
+    // MARK: - Control socket
+
+    private func startControlServer(greeting: QMPGreeting) async throws -> QMPServer {
+        let commands = ControlCommands(supervisor: self)
+        // QEMU's version, no `oob`: control commands run in order on each connection.
+        let ours = QMPGreeting(major: greeting.major, minor: greeting.minor, micro: greeting.micro, package: greeting.package, capabilities: [])
+        return try await QMPServer.listen(unixSocket: paths.controlSocket, greeting: ours) { request in
+            await self.controlRequestStarted()
+            let result = await commands.handle(request.command.name, arguments: request.command.arguments)
+            await self.controlRequestFinished()
+            return try result.get()
+        }
+    }
+
+    private func controlRequestStarted() { controlRequestsInFlight += 1 }
+    private func controlRequestFinished() { controlRequestsInFlight -= 1 }
+
+    /// Lets the answers to requests that ended the VM (a `stop`) reach their clients: waits for
+    /// running requests, then (briefly) for clients to hang up, then closes the socket.
+    private func drainControlServer() async {
+        guard let server = controlServer else { return }
+        let deadline = Timestamp.monotonic() + 2
+        while (controlRequestsInFlight > 0 || !server.connections.isEmpty) && Timestamp.monotonic() < deadline {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        await server.close()
+        controlServer = nil
+    }
+
     // MARK: - Control operations (the control socket and event policies)
 
     /// The VM's current state record.
@@ -313,7 +360,7 @@ public actor Supervisor: SupervisorControl {
     public func currentLaunch() -> QEMULaunch { launch }
 
     public func execute(_ command: String, arguments: JSONObject?) async throws -> JSON {
-        guard let monitor else { throw MonitorCommandError(errorClass: "GenericError", message: "QEMU's monitor is not connected") }
+        guard let monitor else { throw QMPCommandError(command: command, errorClass: "GenericError", desc: "QEMU's monitor is not connected") }
         return try await monitor.execute(command, arguments: arguments, timeout: 60)
     }
 
@@ -340,7 +387,7 @@ public actor Supervisor: SupervisorControl {
         eventLog.append(event: "STOP_STEP", data: ["step": .string(step.rawValue)], source: "igvm-mgr")
     }
 
-    fileprivate func monitorForStop() -> (any MonitorSession)? { monitor }
+    fileprivate func monitorForStop() -> QMPClient? { monitor }
 
     public func relaunch(_ next: QEMULaunch) async throws(LifecycleError) {
         guard let qemu else { throw .failed("no QEMU is running to relaunch") }

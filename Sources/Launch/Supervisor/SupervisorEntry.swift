@@ -7,7 +7,7 @@ import JSON
 /// with the VM's lock on descriptor 3 and the readiness pipe on descriptor 4; run by hand it
 /// takes the lock itself.
 public enum SupervisorEntry {
-    public static func run(name: String, stateDirectory: StateDirectory, connector: @escaping Supervisor.MonitorConnector,
+    public static func run(name: String, stateDirectory: StateDirectory,
                            policy: any VMEventPolicy = DefaultEventPolicy()) async -> Int32 {
         umask(0o077)  // every file and socket the supervisor makes is private to the owner
         signal(SIGPIPE, SIG_IGN)
@@ -40,7 +40,7 @@ public enum SupervisorEntry {
             return 2
         }
         do {
-            let supervisor = try Supervisor(paths: paths, launch: launch, connector: connector, policy: policy, lock: lock, readiness: readiness)
+            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy, lock: lock, readiness: readiness)
             return await supervisor.run()
         } catch {
             readiness?.send("error", ["error": .string(error.description)])
