@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import JSON
+import NIOPosix
 
 /// How long `start` waits.
 public enum StartWait: String, Sendable, CaseIterable {
@@ -43,7 +44,7 @@ public struct StartProcedure: Sendable {
     }
 
     /// Starts `launch`; `definitionText` is the resolved definition kept in the state folder.
-    public func start(_ launch: QEMULaunch, definitionText: String?, wait: StartWait = .running, timeout: Double = 30) throws(LifecycleError) -> StartResult {
+    public func start(_ launch: QEMULaunch, definitionText: String?, wait: StartWait = .running, timeout: Double = 30) async throws(LifecycleError) -> StartResult {
         try launch.validate()
         let paths = try stateDirectory.vm(launch.name)
         // Refuse before anything is spawned or written: the host cannot run it.
@@ -83,7 +84,10 @@ public struct StartProcedure: Sendable {
         guard pipe(&pipeFDs) == 0, fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC) == 0 else { throw LifecycleError(SystemError("cannot create a pipe", "")) }
         defer { close(pipeFDs[0]) }
         var request = SpawnRequest(
-            executable: supervisorExecutable, arguments: ["supervise", launch.name, "--state-dir", stateDirectory.path],
+            executable: supervisorExecutable, arguments: [
+                "supervise", launch.name, "--state-dir", stateDirectory.path,
+                "--lock-fd", String(SupervisorDescriptors.lock), "--readiness-fd", String(SupervisorDescriptors.readiness),
+            ],
             logPath: paths.supervisorLog)
         request.newSession = true
         request.inheritedDescriptors = [(lock.descriptor, SupervisorDescriptors.lock), (pipeFDs[1], ReadinessChannel.supervisorDescriptor)]
@@ -97,7 +101,19 @@ public struct StartProcedure: Sendable {
         close(pipeFDs[1])
         lock.release()  // the supervisor holds the same lock now
 
-        return try awaitReadiness(fd: pipeFDs[0], paths: paths, supervisorPID: supervisorPID, wait: wait, timeout: timeout)
+        // The wait blocks in poll(2): keep it off Swift's cooperative threads.
+        let readFD = pipeFDs[0]
+        let outcome: Result<StartResult, LifecycleError>
+        do {
+            outcome = try await NIOThreadPool.singleton.runIfActive {
+                Result { () throws(LifecycleError) in
+                    try awaitReadiness(fd: readFD, paths: paths, supervisorPID: supervisorPID, wait: wait, timeout: timeout)
+                }
+            }
+        } catch {
+            throw .failed("cannot wait for the supervisor: \(error)")
+        }
+        return try outcome.get()
     }
 
     private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Double) throws(LifecycleError) -> StartResult {

@@ -35,7 +35,7 @@ public final class EventLog: @unchecked Sendable {
     /// Reads the records of the log at `path`, oldest first (skipping a torn last line).
     public static func read(_ path: String) -> [JSON] {
         guard let bytes = try? FileDescriptorIO.readFile(path) else { return [] }
-        return records(in: bytes[...])
+        return parse(bytes[...])
     }
 
     /// The last `count` records of the log at `path`.
@@ -43,8 +43,8 @@ public final class EventLog: @unchecked Sendable {
         Array(read(path).suffix(count))
     }
 
-    /// Parses whole lines in `bytes`; an unterminated last line is left out.
-    static func records(in bytes: ArraySlice<UInt8>) -> [JSON] {
+    /// The records in whole lines of `bytes`; an unterminated last line is left out.
+    public static func parse(_ bytes: ArraySlice<UInt8>) -> [JSON] {
         var result: [JSON] = []
         var start = bytes.startIndex
         for index in bytes.indices where bytes[index] == 0x0A {

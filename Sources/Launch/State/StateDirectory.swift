@@ -51,7 +51,7 @@ public struct StateDirectory: Sendable, Equatable {
 
     /// The paths of the VM called `name` (the name is checked first).
     public func vm(_ name: String) throws(LifecycleError) -> VMPaths {
-        try VMName.check(name)
+        guard VMName.isValid(name) else { throw .invalidInput("VM name \"\(name)\" is not valid: \(VMName.rule)") }
         let paths = VMPaths(folder: "\(path)/\(name)")
         // sockaddr_un.sun_path holds 108 bytes including the terminating NUL.
         let longest = max(paths.controlSocket.utf8.count, paths.qmpSocket.utf8.count)
@@ -71,7 +71,7 @@ public struct StateDirectory: Sendable, Equatable {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            guard (try? VMName.check(name)) != nil else { continue }
+            guard VMName.isValid(name) else { continue }
             var info = stat()
             if stat("\(path)/\(name)", &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { names.append(name) }
         }
@@ -95,27 +95,6 @@ public struct StateDirectory: Sendable, Equatable {
         guard getcwd(&buffer, buffer.count) != nil else { return path }
         let cwd = String(cString: buffer)
         return (cwd == "/" ? "" : cwd) + "/" + path
-    }
-}
-
-/// Rules for VM names: they become folder names and appear in socket paths.
-public enum VMName {
-    public static let maximumLength = 64
-
-    /// Throws when `name` is empty, too long, or has characters other than letters, digits, `.`, `_`, `-`
-    /// (or starts with `.` or `-`).
-    public static func check(_ name: String) throws(LifecycleError) {
-        let bytes = Array(name.utf8)
-        guard !bytes.isEmpty, bytes.count <= maximumLength else {
-            throw .invalidInput("VM name \"\(name)\" must be 1 to \(maximumLength) characters")
-        }
-        func allowed(_ b: UInt8) -> Bool {
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x2E || b == 0x5F || b == 0x2D
-        }
-        guard bytes.allSatisfy(allowed), bytes[0] != 0x2E, bytes[0] != 0x2D else {
-            throw .invalidInput(
-                "VM name \"\(name)\" may only contain letters, digits, '.', '_' and '-' and must not start with '.' or '-'")
-        }
     }
 }
 

@@ -26,25 +26,31 @@ public final class OnceValue<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
-    /// Waits for the value; nil when `timeout` seconds pass first.
+    /// Waits for the value; nil when `timeout` seconds pass first or the task is cancelled.
     public func wait(timeout: Double? = nil) async -> Value? {
         let id = storage.withLock { s -> Int in s.nextID += 1; return s.nextID }
-        return await withCheckedContinuation { continuation in
-            let known = storage.withLock { s -> Value?? in
-                if let value = s.value { return .some(value) }
-                s.waiters[id] = continuation
-                return .none
-            }
-            if let known {
-                continuation.resume(returning: known)
-                return
-            }
-            if let timeout {
-                Task { [self] in
-                    try? await Task.sleep(nanoseconds: UInt64(max(timeout, 0) * 1e9))
-                    expire(id)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let known = storage.withLock { s -> Value?? in
+                    if let value = s.value { return .some(value) }
+                    s.waiters[id] = continuation
+                    return .none
+                }
+                if let known {
+                    continuation.resume(returning: known)
+                    return
+                }
+                // Cancelled before the waiter was registered: the handler found nothing to end.
+                if Task.isCancelled { expire(id) }
+                if let timeout {
+                    Task { [self] in
+                        try? await Task.sleep(nanoseconds: UInt64(max(timeout, 0) * 1e9))
+                        expire(id)
+                    }
                 }
             }
+        } onCancel: {
+            expire(id)
         }
     }
 

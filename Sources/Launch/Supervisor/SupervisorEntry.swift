@@ -4,10 +4,10 @@ import Glibc
 import JSON
 
 /// `igvm-mgr supervise NAME`: the supervisor process's entry point. Normally started by `start`
-/// with the VM's lock on descriptor 3 and the readiness pipe on descriptor 4; run by hand it
-/// takes the lock itself.
+/// with the VM's locked lock file and the readiness pipe on descriptors it names
+/// (`--lock-fd 3 --readiness-fd 4`); run by hand it takes the lock itself.
 public enum SupervisorEntry {
-    public static func run(name: String, stateDirectory: StateDirectory,
+    public static func run(name: String, stateDirectory: StateDirectory, lockDescriptor: Int32? = nil, readinessDescriptor: Int32? = nil,
                            policy: any VMEventPolicy = DefaultEventPolicy()) async -> Int32 {
         umask(0o077)  // every file and socket the supervisor makes is private to the owner
         signal(SIGPIPE, SIG_IGN)
@@ -17,8 +17,8 @@ public enum SupervisorEntry {
             return 2
         }
         let lock: VMLock
-        if fcntl(SupervisorDescriptors.lock, F_GETFD) >= 0 {
-            lock = VMLock.adopt(descriptor: SupervisorDescriptors.lock)
+        if let lockDescriptor, fcntl(lockDescriptor, F_GETFD) >= 0 {
+            lock = VMLock.adopt(descriptor: lockDescriptor)
         } else {
             guard let acquired = try? VMLock.tryAcquire(paths.lock) else {
                 report("VM \(name) is locked by another supervisor or start")
@@ -26,8 +26,7 @@ public enum SupervisorEntry {
             }
             lock = acquired
         }
-        let readiness = fcntl(SupervisorDescriptors.readiness, F_GETFD) >= 0
-            ? ReadinessChannel(descriptor: SupervisorDescriptors.readiness) : nil
+        let readiness = readinessDescriptor.flatMap { fcntl($0, F_GETFD) >= 0 ? ReadinessChannel(descriptor: $0) : nil }
         let launch: QEMULaunch
         do {
             guard let bytes = try FileDescriptorIO.readFile(paths.plan) else {
