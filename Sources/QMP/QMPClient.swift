@@ -119,7 +119,7 @@ public final class QMPClient: Sendable {
         return try await negotiate(channel: channel, core: core, configuration: configuration)
     }
 
-    private static func negotiate(
+    static func negotiate(
         channel: any Channel, core: QMPClientCore, configuration: Configuration
     ) async throws -> QMPClient {
         core.attach(channel)

@@ -45,6 +45,11 @@ final class QMPClientCore: Sendable {
         self.disconnectPromise = eventLoop.makePromise()
     }
 
+    deinit {
+        // A core that never connected still owes its promise a value (NIO checks for leaks).
+        disconnectPromise.succeed(.closedByClient)
+    }
+
     // MARK: Commands
 
     /// Sends `command` and waits for its reply. `withID: false` sends it id-less (negotiation).

@@ -59,11 +59,20 @@ public struct QOMPropertyInfo: Sendable, Hashable {
         self.defaultValue = defaultValue
     }
 
-    init?(_ json: JSON) {
+    /// Parses one entry of a QMP property list (`name`, `type`, `description`, `default-value`).
+    public init?(_ json: JSON) {
         guard let name = json["name"]?.stringValue, let type = json["type"]?.stringValue else { return nil }
         self.init(
             name: name, type: type, description: json["description"]?.stringValue,
             defaultValue: json["default-value"])
+    }
+
+    /// The entry in QMP's own shape.
+    public var json: JSON {
+        var o: JSONObject = ["name": .string(name), "type": .string(type)]
+        if let description { o["description"] = .string(description) }
+        if let defaultValue { o["default-value"] = defaultValue }
+        return .object(o)
     }
 }
 
