@@ -40,12 +40,9 @@ public final class QMPClientListener: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> QMPClientListener {
         let eventLoop = eventLoopGroup.next()
-        let core = QMPClientCore(
-            logger: logger, idPrefix: configuration.idPrefix, earlyEventLimit: configuration.earlyEventLimit,
-            eventLoop: eventLoop)
+        let core = QMPClientCore(configuration: configuration, logger: logger, eventLoop: eventLoop)
         let accepted = eventLoop.makePromise(of: (any Channel).self)
         let taken = Atomic<Bool>(false)
-        let maximumMessageSize = configuration.maximumMessageSize
         let serverChannel: any Channel
         do {
             serverChannel = try await ServerBootstrap(group: eventLoop, childGroup: eventLoop)
@@ -54,8 +51,7 @@ public final class QMPClientListener: Sendable {
                     guard taken.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
                     else { return channel.close() }
                     return channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(
-                            QMPClientHandler(core: core, maximumMessageSize: maximumMessageSize))
+                        try core.installHandler(on: channel)
                         accepted.succeed(channel)
                     }
                 }
