@@ -9,20 +9,23 @@ import Glibc
 public final class QEMUUnderTest: @unchecked Sendable {
     public let process: Process
     public let qmpSocket: String
+    /// A second, independent QMP monitor (QEMU's socket serves one client at a time), when asked for.
+    public let secondQMPSocket: String?
     public let directory: URL
     private let stderrPipe = Pipe()
 
     /// Starts `qemu-system-x86_64 -machine MACHINE -nodefaults -display none -S` plus `extra`.
     /// `machine` "none" has no devices at all (fast); "q35" is needed for machine events.
-    public init(machine: String = "none", extra: [String] = []) throws {
+    public init(machine: String = "none", extra: [String] = [], secondMonitor: Bool = false) throws {
         directory = try TestPaths.makeTemporaryDirectory("qmp")
         qmpSocket = directory.appendingPathComponent("qmp.sock").path
+        secondQMPSocket = secondMonitor ? directory.appendingPathComponent("qmp2.sock").path : nil
         process = Process()
         process.executableURL = URL(fileURLWithPath: try QEMU.binary())
         process.arguments = [
             "-machine", machine, "-accel", "tcg", "-nodefaults", "-display", "none", "-S",
             "-qmp", "unix:\(qmpSocket),server=on,wait=off",
-        ] + extra
+        ] + (secondQMPSocket.map { ["-qmp", "unix:\($0),server=on,wait=off"] } ?? []) + extra
         process.standardError = stderrPipe
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
