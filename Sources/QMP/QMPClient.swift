@@ -77,15 +77,9 @@ public final class QMPClient: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> QMPClient {
         let eventLoop = eventLoopGroup.next()
-        let core = QMPClientCore(
-            logger: logger, idPrefix: configuration.idPrefix, earlyEventLimit: configuration.earlyEventLimit,
-            eventLoop: eventLoop)
-        let maximumMessageSize = configuration.maximumMessageSize
+        let core = QMPClientCore(configuration: configuration, logger: logger, eventLoop: eventLoop)
         let bootstrap = ClientBootstrap(group: eventLoop).channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    QMPClientHandler(core: core, maximumMessageSize: maximumMessageSize))
-            }
+            channel.eventLoop.makeCompletedFuture { try core.installHandler(on: channel) }
         }
         let channel = try await SocketConnector(path: path, waitUpTo: configuration.waitForSocket)
             .connect(bootstrap)
@@ -101,17 +95,11 @@ public final class QMPClient: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> QMPClient {
         let eventLoop = eventLoopGroup.next()
-        let core = QMPClientCore(
-            logger: logger, idPrefix: configuration.idPrefix, earlyEventLimit: configuration.earlyEventLimit,
-            eventLoop: eventLoop)
-        let maximumMessageSize = configuration.maximumMessageSize
+        let core = QMPClientCore(configuration: configuration, logger: logger, eventLoop: eventLoop)
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop).channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        QMPClientHandler(core: core, maximumMessageSize: maximumMessageSize))
-                }
+                channel.eventLoop.makeCompletedFuture { try core.installHandler(on: channel) }
             }.withConnectedSocket(fd).get()
         } catch {
             throw QMPClientError.connectionFailed(path: "fd \(fd)", reason: "\(error)")
@@ -119,7 +107,7 @@ public final class QMPClient: Sendable {
         return try await negotiate(channel: channel, core: core, configuration: configuration)
     }
 
-    private static func negotiate(
+    static func negotiate(
         channel: any Channel, core: QMPClientCore, configuration: Configuration
     ) async throws -> QMPClient {
         core.attach(channel)

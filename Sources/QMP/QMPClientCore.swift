@@ -38,11 +38,24 @@ final class QMPClientCore: Sendable {
     let earlyEventLimit: Int
     let disconnectPromise: EventLoopPromise<QMPDisconnectCause>
 
-    init(logger: Logger, idPrefix: String, earlyEventLimit: Int, eventLoop: any EventLoop) {
+    let maximumMessageSize: Int
+
+    init(configuration: QMPClient.Configuration, logger: Logger, eventLoop: any EventLoop) {
         self.logger = logger
-        self.idPrefix = idPrefix
-        self.earlyEventLimit = earlyEventLimit
+        self.idPrefix = configuration.idPrefix
+        self.earlyEventLimit = configuration.earlyEventLimit
+        self.maximumMessageSize = configuration.maximumMessageSize
         self.disconnectPromise = eventLoop.makePromise()
+    }
+
+    /// Puts the transport handler feeding this core on a new channel (on its event loop).
+    func installHandler(on channel: any Channel) throws {
+        try channel.pipeline.syncOperations.addHandler(QMPClientHandler(core: self, maximumMessageSize: maximumMessageSize))
+    }
+
+    deinit {
+        // A core that never connected still owes its promise a value (NIO checks for leaks).
+        disconnectPromise.succeed(.closedByClient)
     }
 
     // MARK: Commands

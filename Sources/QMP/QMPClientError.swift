@@ -11,6 +11,16 @@ public enum QMPDisconnectCause: Sendable, Hashable, CustomStringConvertible {
     /// The peer broke the protocol; the client closed the connection.
     case protocolViolation(QMPProtocolViolation)
 
+    /// The peer is gone: it closed the connection or reset it (QEMU exited or was killed with
+    /// commands still unread in its socket, which the kernel answers with a reset).
+    public var peerWentAway: Bool {
+        switch self {
+        case .peerClosed: return true
+        case .ioError(let reason): return reason.contains("reset by peer") || reason.contains("Broken pipe")
+        default: return false
+        }
+    }
+
     public var description: String {
         switch self {
         case .closedByClient: return "the client closed the connection"

@@ -9,6 +9,13 @@ public struct QMPVersion: Sendable, Hashable {
     public var micro: Int
     public var package: String
 
+    public init(major: Int, minor: Int, micro: Int, package: String = "") {
+        self.major = major
+        self.minor = minor
+        self.micro = micro
+        self.package = package
+    }
+
     public var string: String { "\(major).\(minor).\(micro)" }
 }
 
@@ -17,6 +24,11 @@ public struct QMPRunStatus: Sendable, Hashable {
     /// The run state ("prelaunch", "running", "paused", "shutdown", "guest-panicked", …).
     public var status: String
     public var running: Bool
+
+    public init(status: String, running: Bool) {
+        self.status = status
+        self.running = running
+    }
 }
 
 /// One entry of `qom-list-types`.
@@ -24,6 +36,12 @@ public struct QOMTypeInfo: Sendable, Hashable {
     public var name: String
     public var parent: String?
     public var abstract: Bool
+
+    public init(name: String, parent: String? = nil, abstract: Bool = false) {
+        self.name = name
+        self.parent = parent
+        self.abstract = abstract
+    }
 }
 
 /// One entry of `qom-list-properties`, `device-list-properties` or `qom-list`.
@@ -41,11 +59,20 @@ public struct QOMPropertyInfo: Sendable, Hashable {
         self.defaultValue = defaultValue
     }
 
-    init?(_ json: JSON) {
+    /// Parses one entry of a QMP property list (`name`, `type`, `description`, `default-value`).
+    public init?(_ json: JSON) {
         guard let name = json["name"]?.stringValue, let type = json["type"]?.stringValue else { return nil }
         self.init(
             name: name, type: type, description: json["description"]?.stringValue,
             defaultValue: json["default-value"])
+    }
+
+    /// The entry in QMP's own shape.
+    public var json: JSON {
+        var o: JSONObject = ["name": .string(name), "type": .string(type)]
+        if let description { o["description"] = .string(description) }
+        if let defaultValue { o["default-value"] = defaultValue }
+        return .object(o)
     }
 }
 
@@ -149,7 +176,7 @@ extension QMPClient {
     public func quit(timeout: Duration? = nil) async throws {
         do {
             _ = try await execute("quit", timeout: timeout)
-        } catch QMPClientError.interrupted(_, .peerClosed) {
+        } catch QMPClientError.interrupted(_, let cause) where cause.peerWentAway {
         }
     }
 

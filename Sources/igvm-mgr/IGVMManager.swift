@@ -9,7 +9,9 @@ struct IGVMManager: AsyncParsableCommand {
         subcommands: [
             StartCommand.self, StopCommand.self, DestroyCommand.self,
             ListCommand.self, StatusCommand.self, EventsCommand.self, LogsCommand.self,
-            QMPPassThroughCommand.self, CleanupCommand.self, SuperviseCommand.self,
+            CleanupCommand.self, SuperviseCommand.self,
+            QMPShellCommand.self,
+            CapsCommand.self,
         ]
     )
 }
