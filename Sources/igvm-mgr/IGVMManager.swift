@@ -12,6 +12,9 @@ struct IGVMManager: AsyncParsableCommand {
             CleanupCommand.self, SuperviseCommand.self,
             QMPShellCommand.self,
             CapsCommand.self,
+            ArgsCommand.self,
+            ValidateCommand.self,
+            ObjectCommands.self,
         ]
     )
 }

@@ -34,6 +34,11 @@ struct StartCommand: AsyncParsableCommand {
             for problem in error.problems { Output.error(problem.description) }
             throw error.kind == .unreadable ? ExitStatus.usage : ExitStatus.failure
         }
+        let problems = ConfigValidation.validate(definition).filter(\.level.isError)
+        guard problems.isEmpty else {
+            for problem in problems { Output.error(problem.description) }
+            throw ExitStatus.failure
+        }
         do {
             var launch = try QEMULaunch(definition: definition, name: name)
             launch.startPaused = paused

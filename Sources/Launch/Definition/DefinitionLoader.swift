@@ -86,11 +86,18 @@ private struct DefinitionReader {
             }
         }
         if let c = t.integer("cpus", in: 1...4096) { q.cpus = Int(c) }
-        q.cpuModel = t.string("cpu-model", expected: "a CPU model name like \"EPYC-v4\"")
+        if let model = t.string("cpu-model", expected: "a CPU model name like \"EPYC-v4\"") {
+            // -cpu splits at the first comma and has no escape: a comma would add CPU features.
+            if CPUModelName.isValid(model) {
+                q.cpuModel = model
+            } else {
+                t.problem("cpu-model", "expected a CPU model name (letters, digits, - _ .) like \"EPYC-v4\", got \(JSONQuoted(model))")
+            }
+        }
         q.debugcon = t.path("debugcon")
         q.serial = t.path("serial")
         if let v = t.string("version", expected: "a QEMU version like \"10.2.2\"") {
-            if QEMUVersionString.isValid(v) { q.version = v }
+            if QEMUVersion(v) != nil { q.version = v }
             else { t.problem("version", "expected a QEMU version like \"10.2.2\", got \(JSONQuoted(v))") }
         }
         t.finish(allowed: ["binary", "machine", "accel", "memory", "cpus", "cpu-model", "debugcon", "serial", "version"])
@@ -129,16 +136,9 @@ private struct DefinitionReader {
             t.claim("size")
             t.problem("size", "not allowed here: the backend's size is always qemu.memory")
         }
-        var properties: [(key: String, value: TOMLNode)] = []
-        for (key, value) in t.entries where !["type", "id", "size"].contains(key) {
-            t.claim(key)
-            // mem-path is a path like any other: relative to the config file.
-            if key == "mem-path", case .string(let p) = value, !p.isEmpty {
-                properties.append((key, .string(t.resolve(p))))
-            } else {
-                properties.append((key, value))
-            }
-        }
+        // The backend's own properties are checked against the object model by the plan.
+        let properties = t.entries.filter { !["type", "id", "size"].contains($0.key) }
+        properties.forEach { t.claim($0.key) }
         guard let type else { return nil }
         return MemoryBackendSettings(type: type, id: id, properties: properties)
     }
@@ -222,11 +222,14 @@ public enum VMName {
     static func expectation(got: String) -> String { "expected a VM name (\(rule)), got \(JSONQuoted(got))" }
 }
 
-/// QEMU version strings as `--version` prints them: `10.2.2`, `10.0`.
-enum QEMUVersionString {
+/// `-cpu` splits its argument at the first comma and has no escape, so a model name is kept
+/// to the characters QEMU's model names use; a comma would otherwise add CPU features.
+enum CPUModelName {
     static func isValid(_ s: String) -> Bool {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return (2...3).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && Int($0) != nil }
+        !s.isEmpty && s.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+                || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
+        }
     }
 }
 

@@ -100,7 +100,7 @@ public enum BootSource: Sendable, Equatable {
 }
 
 /// `[kernel]`: direct kernel boot.
-public struct KernelBoot: Sendable, Equatable {
+public struct KernelBoot: Sendable, Hashable {
     /// `kernel`: `-kernel PATH`.
     public var kernel: String
     /// `initrd`: `-initrd PATH`.
