@@ -6,6 +6,15 @@ struct IGVMManager: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "igvm-mgr",
         abstract: "Manage QEMU confidential virtual machines (SEV, SEV-ES, SEV-SNP, IGVM).",
-        subcommands: []
+        subcommands: [
+            StartCommand.self, StopCommand.self, DestroyCommand.self,
+            ListCommand.self, StatusCommand.self, EventsCommand.self, LogsCommand.self,
+            CleanupCommand.self, SuperviseCommand.self,
+            QMPShellCommand.self,
+            CapsCommand.self,
+            ArgsCommand.self,
+            ValidateCommand.self,
+            ObjectCommands.self,
+        ]
     )
 }
