@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import ObjectModel
 import Testing
 import TestSupport
 @testable import Launch
@@ -8,10 +9,11 @@ import TestSupport
 /// lands): the test VM is q35/TCG with 128 MiB, the test firmware as the provider's ROM, the
 /// interface's fw-cfg files, and one appended debug-console log for every instance.
 actor TestFirmwareUpdateHost: FirmwareUpdateHost {
-    let directory: URL
+    nonisolated let directory: URL
     let providerFirmware: String
     let interfaceFiles: [(name: String, path: String)]
-    let debugLog: URL
+    /// Each instance's debug console (the plan's file console truncates on open).
+    nonisolated func debugLog(_ instance: Int) -> URL { directory.appendingPathComponent("debugcon-\(instance).log") }
     static let mailboxGPA: UInt64 = 0x9000
     static let offer = VMFWUpdateOffer(formats: [.platformROM], firmwareROMSize: 0x10000)
 
@@ -23,7 +25,6 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
     init(directory: URL, providerFirmware: URL) throws {
         self.directory = directory
         self.providerFirmware = providerFirmware.path
-        debugLog = directory.appendingPathComponent("debugcon.log")
         interfaceFiles = try VMFWUpdateFwCfg.write(
             VMFWUpdateFwCfg.files(mailboxGPA: Self.mailboxGPA, offer: Self.offer),
             into: directory.appendingPathComponent("fw-cfg").path)
@@ -54,18 +55,18 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         instance = nil
     }
 
+    /// The instance's argv comes from a `LaunchPlan` (the one the supervisor uses) with the
+    /// flow's changes applied, so the plan's vmfwupdate arguments are what QEMU runs here.
     func launchInstance(_ firmware: FirmwareInUse) async throws {
         instances += 1
-        let firmwareArguments = VMFWUpdateLaunchArguments(
-            firmware: firmware, providerFirmware: providerFirmware, interfaceFiles: interfaceFiles)
-        let arguments = [
-            "-machine", "q35", "-accel", "tcg", "-m", "128M", "-nodefaults", "-no-user-config",
-            "-display", "none", "-S",
-            "-chardev", "file,id=debugcon,path=\(debugLog.path),append=on",
-            "-device", "isa-debugcon,chardev=debugcon,iobase=0xe9",
-        ] + firmwareArguments.argv
+        var plan = LaunchPlan(binary: try QEMU.binary(), machine: Machine(type: "q35"), accel: "tcg",
+                              memory: 128 << 20, cpus: 1, qmpSocket: nil)
+        plan.bios = providerFirmware
+        plan.consoles = [FileConsole(kind: .debugcon, path: debugLog(instances).path)]
+        plan = plan.forInstance(booting: firmware, interfaceFiles: interfaceFiles, launchNumber: instances)
+        #expect(plan.startPaused)  // -S: no guest event before QMP listens
         let process = try TestQEMUProcess(
-            arguments: arguments, socketPath: directory.appendingPathComponent("qmp-\(instances).sock").path,
+            arguments: plan.arguments, socketPath: directory.appendingPathComponent("qmp-\(instances).sock").path,
             log: directory.appendingPathComponent("qemu-\(instances).log"))
         try process.qmp.execute("cont")
         instance = process
@@ -117,7 +118,8 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         var host: TestFirmwareUpdateHost
         var flow: FirmwareUpdateFlow
         var storeDirectory: URL
-        var debugLog: URL
+        /// The first instance's debug console.
+        var debugLog: URL { host.debugLog(1) }
     }
 
     /// Assembles `variant`, boots it as the provider firmware and waits for its first reset.
@@ -128,9 +130,8 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         let flow = FirmwareUpdateFlow(canResetInPlace: true, interfaceEnabled: true,
                                       validator: try TestFirmwareUpdateHost.validator())
         try await host.launchInstance(.provider)
-        let debugLog = host.debugLog
-        try await DebugConsole.waitFor(TestFirmware.Marker.stage1(boot: 1), in: debugLog)
-        return Run(host: host, flow: flow, storeDirectory: directory.appendingPathComponent("firmware"), debugLog: debugLog)
+        try await DebugConsole.waitFor(TestFirmware.Marker.stage1(boot: 1), in: host.debugLog(1))
+        return Run(host: host, flow: flow, storeDirectory: directory.appendingPathComponent("firmware"))
     }
 
     @Test func aGuestResetArrivesAsShutdownAndPausesWithMemoryIntact() async throws {
@@ -155,9 +156,10 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         let executor = FirmwareUpdateExecutor(store: FirmwareImageStore(directory: run.storeDirectory.path))
         let reset = try await run.host.nextGuestStop()
         try await executor.run(reset, flow: &run.flow, host: run.host)
-        let text = try await DebugConsole.waitFor(TestFirmware.Marker.stage2, in: run.debugLog)
-        try await DebugConsole.waitFor(TestFirmware.Marker.opaque(TestFirmware.opaqueText), in: run.debugLog)
-        #expect(text.hasPrefix(TestFirmware.Marker.stage1(boot: 1)))
+        // The second instance boots the guest's image: stage 2, with the opaque blob from fw-cfg.
+        let text = try await DebugConsole.waitFor(TestFirmware.Marker.opaque(TestFirmware.opaqueText), in: run.host.debugLog(2))
+        #expect(text == TestFirmware.Marker.stage2 + TestFirmware.Marker.opaque(TestFirmware.opaqueText))
+        #expect(await run.host.instances == 2)
         #expect(try await run.host.nextGuestStop() == .guestPowerOff)
         try await executor.run(.guestPowerOff, flow: &run.flow, host: run.host)
 

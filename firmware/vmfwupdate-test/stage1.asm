@@ -46,9 +46,9 @@ stage1_start:
     call print_cs
     mov al, [BOOT_COUNT_ADDR]
     add al, '0'
-    out DEBUGCON, al
+    call putc
     mov al, 10
-    out DEBUGCON, al
+    call putc
     cmp word [BOOT_COUNT_ADDR], 1
     jne poweroff
 

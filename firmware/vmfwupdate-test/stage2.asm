@@ -25,11 +25,11 @@ stage2_start:
     mov si, 0x8000
 .print_opaque:
     mov al, [si]
-    out DEBUGCON, al
+    call putc
     inc si
     loop .print_opaque
     mov al, 10
-    out DEBUGCON, al
+    call putc
     jmp poweroff
 .no_opaque:
     mov si, no_opaque

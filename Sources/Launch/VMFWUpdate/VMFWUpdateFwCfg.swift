@@ -26,11 +26,6 @@ public enum VMFWUpdateFwCfg {
         ]
     }
 
-    /// `-fw_cfg name=NAME,file=PATH`, with QEMU's `,,` escaping of commas in the path.
-    public static func argument(name: String, path: String) -> [String] {
-        ["-fw_cfg", "name=\(name),file=\(path.replacingOccurrences(of: ",", with: ",,"))"]
-    }
-
     static func littleEndian(_ value: UInt64) -> [UInt8] {
         (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
     }
