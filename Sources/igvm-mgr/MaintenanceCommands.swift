@@ -28,6 +28,18 @@ struct CleanupCommand: AsyncParsableCommand {
     }
 }
 
+extension SuperviseCommand {
+    /// The reset/vmfwupdate policy when the VM's definition asks for it, else the default.
+    func eventPolicy(_ directory: StateDirectory) -> any VMEventPolicy {
+        guard let paths = try? directory.vm(name),
+              let bytes = try? FileDescriptorIO.readFile(paths.plan),
+              let launch = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
+              let setup = try? VMFWUpdateSetup.load(for: launch, paths: paths)
+        else { return DefaultEventPolicy() }
+        return FirmwareUpdateEventPolicy(setup: setup)
+    }
+}
+
 /// `igvm-mgr supervise NAME`: the supervisor process (started by `start`).
 struct SuperviseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -45,8 +57,10 @@ struct SuperviseCommand: AsyncParsableCommand {
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
+        let directory = try state.resolve()
         let status = await SupervisorEntry.run(
-            name: name, stateDirectory: try state.resolve(), lockDescriptor: lockFd, readinessDescriptor: readinessFd)
+            name: name, stateDirectory: directory, lockDescriptor: lockFd, readinessDescriptor: readinessFd,
+            policy: eventPolicy(directory))
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -41,6 +41,12 @@ struct StartCommand: AsyncParsableCommand {
         }
         do {
             var launch = try QEMULaunch(definition: definition, name: name)
+            // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
+            // policy and the interface's fw-cfg files.
+            if let setup = try VMFWUpdateSetup(definition: definition, name: name, paths: directory.vm(launch.name)) {
+                try directory.create()
+                launch = try setup.launch(booting: .provider, number: 1)
+            }
             launch.startPaused = paused
             let text = (try? FileDescriptorIO.readFile(config)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
             let result = try await StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())

@@ -72,6 +72,7 @@ struct StatusCommand: AsyncParsableCommand {
             ["qemu", s?.qemuVersion ?? "-"],
             ["confidential", s?.confidentialType ?? "none"],
             ["firmware", s?.firmware ?? "QEMU's default"],
+            ["vmfwupdate", s?.vmfwupdate.map { FirmwareUpdateStatusText.line($0, supervisorAlive: o.supervisorAlive) } ?? "-"],
             ["qmp status", report.qmpStatus?["status"]?.stringValue ?? "-"],
             ["started", s?.startedAt ?? "-"],
             ["uptime", o.uptimeSeconds.map(Table.duration) ?? "-"],
@@ -199,4 +200,23 @@ enum Table {
 
 extension String {
     func padding(_ width: Int) -> String { count >= width ? self : self + String(repeating: " ", count: width - count) }
+}
+
+/// One line on the vmfwupdate flow of a VM's start for `status`.
+enum FirmwareUpdateStatusText {
+    static func line(_ flow: JSON, supervisorAlive: Bool) -> String {
+        let phase = flow["phase"]?.stringValue ?? "?"
+        let updates = flow["updates"]?.intValue ?? 0, relaunches = flow["relaunches"]?.intValue ?? 0
+        var text = "\(updates) update\(updates == 1 ? "" : "s"), \(relaunches) relaunch\(relaunches == 1 ? "" : "es"), "
+        if flow["firmware"]?["source"]?.stringValue == "guest" {
+            text += "guest firmware sha256 \(flow["firmware"]?["stored"]?["sha256"]?.stringValue ?? "?")"
+        } else {
+            text += "provider firmware"
+        }
+        if !supervisorAlive && !["running", "stopped"].contains(phase) {
+            text += " — update interrupted at \(phase)"
+            if let next = flow["next-firmware"]?["stored"]?["sha256"]?.stringValue { text += " (stored image sha256 \(next))" }
+        }
+        return text
+    }
 }

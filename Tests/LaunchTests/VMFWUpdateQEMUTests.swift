@@ -50,14 +50,14 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
             })
     }
 
-    func quitInstance() async throws {
+    func quitInstance(next: FirmwareInUse?) async throws {
         try instance?.quit()
         instance = nil
     }
 
     /// The instance's argv comes from a `LaunchPlan` (the one the supervisor uses) with the
     /// flow's changes applied, so the plan's vmfwupdate arguments are what QEMU runs here.
-    func launchInstance(_ firmware: FirmwareInUse) async throws {
+    func launchInstance(_ firmware: FirmwareInUse) async throws -> FirmwareUpdateStepCompletion {
         instances += 1
         var plan = LaunchPlan(binary: try QEMU.binary(), machine: Machine(type: "q35"), accel: "tcg",
                               memory: 128 << 20, cpus: 1, qmpSocket: nil)
@@ -70,19 +70,21 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
             log: directory.appendingPathComponent("qemu-\(instances).log"))
         try process.qmp.execute("cont")
         instance = process
+        return .done
     }
 
     /// `-action reboot=shutdown` turns QMP's `system_reset` into a shutdown as well (found on
     /// QEMU 10.0.2: SHUTDOWN {guest: false, reason: host-qmp-system-reset}, still paused), so
     /// the reboot action is switched to `reset` around it; `cont` is refused until the reset
     /// has happened (RESET event, run state prelaunch).
-    func resetInstanceInPlace() async throws {
+    func resetInstanceInPlace() async throws -> FirmwareUpdateStepCompletion {
         let qmp = try qmp
         try qmp.execute("set-action", ["reboot": "reset"])
         try qmp.execute("system_reset")
         try qmp.waitForEvent("RESET")
         try qmp.execute("set-action", ["reboot": "shutdown"])
         try qmp.execute("cont")
+        return .done
     }
 
     func record(_ event: FirmwareUpdateEvent, flow: FirmwareUpdateFlow) async {
@@ -129,7 +131,7 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         let host = try TestFirmwareUpdateHost(directory: directory, providerFirmware: build.stage1)
         let flow = FirmwareUpdateFlow(canResetInPlace: true, interfaceEnabled: true,
                                       validator: try TestFirmwareUpdateHost.validator())
-        try await host.launchInstance(.provider)
+        _ = try await host.launchInstance(.provider)
         try await DebugConsole.waitFor(TestFirmware.Marker.stage1(boot: 1), in: host.debugLog(1))
         return Run(host: host, flow: flow, storeDirectory: directory.appendingPathComponent("firmware"))
     }

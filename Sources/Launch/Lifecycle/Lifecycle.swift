@@ -133,6 +133,7 @@ public struct Lifecycle: Sendable {
             o["qmp-status"] = qmpStatus ?? .null
             o["last-exit"] = state?.lastExit?.json ?? .null
             o["error"] = state?.error.map(JSON.string) ?? .null
+            o["vmfwupdate"] = state?.vmfwupdate ?? .null
             o["last-events"] = .array(lastEvents)
             return .object(o)
         }

@@ -126,6 +126,9 @@ public struct VMState: Sendable, Equatable {
     public var lastExit: ExitRecord?
     /// A one-line reason when `phase` is `failed`.
     public var error: String?
+    /// The vmfwupdate flow of this start: phase, firmware in use, updates and relaunches
+    /// (`FirmwareUpdateFlow.stateJSON`); nil for VMs outside the flow.
+    public var vmfwupdate: JSON?
 
     public init(name: String, phase: VMPhase) {
         self.name = name
@@ -143,6 +146,7 @@ public struct VMState: Sendable, Equatable {
         o["definition-source"] = definitionSource.map(JSON.string) ?? .null
         o["last-exit"] = lastExit?.json ?? .null
         o["error"] = error.map(JSON.string) ?? .null
+        if let vmfwupdate { o["vmfwupdate"] = vmfwupdate }
         return .object(o)
     }
 
@@ -161,6 +165,7 @@ public struct VMState: Sendable, Equatable {
         definitionSource = json["definition-source"]?.stringValue
         lastExit = ExitRecord(json: json["last-exit"])
         error = json["error"]?.stringValue
+        vmfwupdate = json["vmfwupdate"]
     }
 
     /// Reads `state.json` at `path`; nil when the file does not exist.

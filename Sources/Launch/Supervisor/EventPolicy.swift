@@ -23,6 +23,8 @@ public protocol SupervisorControl: Sendable {
     /// same supervisor, lock and control socket. Returns once the old QEMU is gone; the new one
     /// starts as the supervisor's next run.
     func relaunch(_ launch: QEMULaunch) async throws(LifecycleError)
+    /// Records the vmfwupdate flow's state (`state.json` key `vmfwupdate`), written whole.
+    func recordFirmwareUpdateState(_ json: JSON) async
 }
 
 /// The default policy: QEMU's own behaviour stands (a guest power-off ends the run, a reset

@@ -53,7 +53,13 @@ public actor Supervisor: SupervisorControl {
         state.definitionSource = launch.definitionSource
         state.firmware = launch.firmware
         state.confidentialType = launch.requirements.confidentialType
-        if let previous = try? VMState.read(paths.state) { state.lastExit = previous.lastExit }
+        if let previous = try? VMState.read(paths.state) {
+            state.lastExit = previous.lastExit
+            // A supervisor that died mid-update left its step and stored image on record.
+            if let flow = previous.vmfwupdate, let step = flow["phase"]?.stringValue, !["running", "stopped"].contains(step) {
+                eventLog.append(event: "vmfwupdate-interrupted", data: flow, source: "igvm-mgr")
+            }
+        }
         waiterPool = NIOThreadPool(numberOfThreads: 1)
         waiterPool.start()
     }
@@ -366,6 +372,11 @@ public actor Supervisor: SupervisorControl {
 
     public func record(event: String, data: JSON) {
         eventLog.append(event: event, data: data, source: "igvm-mgr")
+    }
+
+    public func recordFirmwareUpdateState(_ json: JSON) {
+        state.vmfwupdate = json
+        setPhase(state.phase)
     }
 
     /// Stops QEMU with the escalation of `mode`; returns which step ended it.

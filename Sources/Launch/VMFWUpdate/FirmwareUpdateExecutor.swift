@@ -4,15 +4,26 @@ import Foundation
 public protocol FirmwareUpdateHost: Sendable {
     /// The request channel of the instance running now (a new instance has a new QMP socket).
     func channel() async throws -> any FirmwareUpdateChannel
-    func quitInstance() async throws
+    /// Ends the current instance; `next` is the firmware the following launch will boot (nil
+    /// after a guest poweroff), for hosts that quit and relaunch in one operation.
+    func quitInstance(next: FirmwareInUse?) async throws
     /// Launches a new instance booting `firmware`, with a fresh confidential context.
-    func launchInstance(_ firmware: FirmwareInUse) async throws
-    /// `system_reset` + `cont` in the running QEMU.
-    func resetInstanceInPlace() async throws
+    /// `.pending` when the launch completes later (the host then feeds `.instanceLaunched`).
+    func launchInstance(_ firmware: FirmwareInUse) async throws -> FirmwareUpdateStepCompletion
+    /// `system_reset` + `cont` in the running QEMU. `.pending` when the reset completes later
+    /// (on QEMU's RESET event; the host then feeds `.resetCompleted`).
+    func resetInstanceInPlace() async throws -> FirmwareUpdateStepCompletion
     /// Appends `event` to the event log and records the flow's phase and counters in state.json.
     func record(_ event: FirmwareUpdateEvent, flow: FirmwareUpdateFlow) async
     /// The guest powered off and QEMU is gone.
     func finishStopped(flow: FirmwareUpdateFlow) async
+}
+
+/// Whether a step finished when its method returned.
+public enum FirmwareUpdateStepCompletion: Sendable {
+    case done
+    /// Finishes later: whoever sees it finish feeds the flow the matching input.
+    case pending
 }
 
 /// How long one action step took (for the benchmark's split).
@@ -64,14 +75,14 @@ public struct FirmwareUpdateExecutor: Sendable {
             case .store(let payload):
                 return .stored(try store.store(payload))
             case .quitInstance:
-                try await host.quitInstance()
+                var next: FirmwareInUse?
+                if case .quitting(let firmware, _) = flow.phase { next = firmware }
+                try await host.quitInstance(next: next)
                 return .instanceQuit
             case .launchInstance(let firmware):
-                try await host.launchInstance(firmware)
-                return .instanceLaunched
+                return try await host.launchInstance(firmware) == .done ? .instanceLaunched : nil
             case .resetInPlace:
-                try await host.resetInstanceInPlace()
-                return .resetCompleted
+                return try await host.resetInstanceInPlace() == .done ? .resetCompleted : nil
             case .finishStopped:
                 await host.finishStopped(flow: flow)
                 return nil
