@@ -143,6 +143,8 @@ struct LifecycleCLITests {
         #expect(result.stderr.contains("/nonexistent-igvm-mgr/ram"))
         let status = try sandbox.json(["status", "rej"])
         #expect(status["phase"]?.stringValue == "failed")
+        let logs = try sandbox.run(["logs", "rej"])
+        #expect(logs.stdout.contains("/nonexistent-igvm-mgr/ram"))
     }
 
     @Test("the SEV-SNP example fails before QEMU is spawned, naming /dev/sev")

@@ -30,6 +30,17 @@ struct LifecycleSupervisorTests {
         #expect(ours["phase"]?.stringValue == "running")
         #expect(ours["qemu"]?["pid"]?.intValue == Int(qemuPID))
 
+        await #expect {
+            try await sandbox.lifecycle.qmp("vm1", command: "x-igvm-mgr-stop", arguments: ["mode": "gently"])
+        } throws: { error in
+            (error as? QMPCommandError)?.errorClass == "GenericError" && "\(error)".contains("'mode' must be one of acpi, quit, force")
+        }
+        await #expect {
+            try await sandbox.lifecycle.qmp("vm1", command: "no-such-command", arguments: nil)
+        } throws: { error in
+            (error as? QMPCommandError)?.errorClass == "CommandNotFound"
+        }
+
         // SeaBIOS with nothing to boot has no OS to honour ACPI: the escalation must go on to quit.
         let stop = try await sandbox.lifecycle.stop("vm1", mode: .acpi, timeout: 1)
         #expect(stop.outcome?.step == .quit)
