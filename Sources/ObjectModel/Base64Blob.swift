@@ -58,8 +58,8 @@ public struct Base64Blob: Sendable, Hashable, CustomStringConvertible {
 
 /// Why QEMU refuses a base64 property value.
 public enum Base64Problem: Error, Sendable, Hashable, CustomStringConvertible {
-    /// `util/base64.c` `qbase64_decode`: a byte outside `A-Z a-z 0-9 + / =` (QEMU: "Base64 data
-    /// contains invalid characters"). `offset` is the first such byte (UTF-8 offset).
+    /// `util/base64.c` `qbase64_decode`: a byte outside `A-Z a-z 0-9 + / =` and newline (QEMU:
+    /// "Base64 data contains invalid characters"). `offset` is the first such byte (UTF-8 offset).
     case invalidCharacter(offset: Int, character: Character)
     /// The setter's length check on GLib's decoded length (QEMU's own message is sometimes wrong,
     /// e.g. "exceeds max of 16" for a blob that is too short).
@@ -72,7 +72,7 @@ public enum Base64Problem: Error, Sendable, Hashable, CustomStringConvertible {
                 s.isASCII && s.value >= 0x20 && s.value < 0x7F
                     ? String(Character(s)) : "U+" + String(s.value, radix: 16, uppercase: true)
             }.joined()
-            return "not base64: character '\(shown)' at offset \(offset) (only A-Z a-z 0-9 + / = are allowed)"
+            return "not base64: character '\(shown)' at offset \(offset) (only A-Z a-z 0-9 + / = and newline are allowed)"
         case .wrongLength(let n, .exactly(let want)):
             return "decodes to \(n) byte\(n == 1 ? "" : "s"), must be \(want)"
         case .wrongLength(let n, .atMost(let max)):
@@ -84,14 +84,17 @@ public enum Base64Problem: Error, Sendable, Hashable, CustomStringConvertible {
 /// QEMU's base64 decoding, bit for bit: `qbase64_decode` (util/base64.c) followed by GLib's
 /// `g_base64_decode` (glib/gbase64.c).
 ///
-/// - `qbase64_decode(input, -1, …)`: `strspn(input, "A-Za-z0-9+/=") != strlen(input)` →
-///   "Base64 data contains invalid characters". Whitespace, NUL (QEMU's JSON parser turns
-///   `\u0000` into the overlong pair C0 80, which fails this too), `-`, `_` and every non-ASCII
-///   byte are rejected here.
-/// - `g_base64_decode` never fails: `g_base64_decode_step` ranks every character (`=` ranks 0);
-///   each complete group of four emits `v>>16`, then `v>>8` unless the group's third character is
-///   `=`, then `v` unless its fourth is `=`. A trailing incomplete group is dropped silently. So
-///   `"AA"` → 0 bytes, `"A==="` → 1 byte, `"AA=A"` → 2 bytes, `"AA==AAAA"` → 4 bytes, `""` → 0.
+/// - `qbase64_decode(input, -1, …)`: `strspn(input, base64_valid_chars) != strlen(input)` →
+///   "Base64 data contains invalid characters", where `base64_valid_chars` is `A-Za-z0-9+/=`
+///   **and `\n`** (so a newline anywhere is accepted, unlike every other whitespace; the real
+///   QEMU parity test found this). Space, tab, CR, NUL (QEMU's JSON parser turns `\u0000` into
+///   the overlong pair C0 80, which fails this too), `-`, `_` and every non-ASCII byte are
+///   rejected here.
+/// - `g_base64_decode` never fails: `g_base64_decode_step` skips characters of rank 0xff (the
+///   newline), ranks the rest (`=` ranks 0); each complete group of four ranked characters emits
+///   `v>>16`, then `v>>8` unless the group's third character is `=`, then `v` unless its fourth
+///   is `=`. A trailing incomplete group is dropped silently. So `"AA"` → 0 bytes, `"A==="` →
+///   1 byte, `"AA=A"` → 2 bytes, `"AA==AAAA"` → 4 bytes, `""` → 0, `"AA\nAA"` → 3.
 public enum QEMUBase64 {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
@@ -110,23 +113,27 @@ public enum QEMUBase64 {
 
     /// The bytes QEMU decodes from `text`, or the invalid character `qbase64_decode` stops at.
     public static func decode(_ text: String) -> Result<[UInt8], Base64Problem> {
-        let utf8 = Array(text.utf8)
+        // The ranked characters (newlines skipped, as GLib's rank 0xff) and their ranks.
+        var chars: [UInt8] = []
         var ranks: [UInt32] = []
-        ranks.reserveCapacity(utf8.count)
-        for (i, c) in utf8.enumerated() {
+        chars.reserveCapacity(text.utf8.count)
+        ranks.reserveCapacity(text.utf8.count)
+        for (i, c) in text.utf8.enumerated() {
+            if c == UInt8(ascii: "\n") { continue }
             guard let r = rank(c) else {
                 return .failure(.invalidCharacter(offset: i, character: character(at: i, in: text)))
             }
+            chars.append(c)
             ranks.append(r)
         }
         var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 4 * 3)
+        out.reserveCapacity(chars.count / 4 * 3)
         var group = 0
-        while group + 4 <= utf8.count {
+        while group + 4 <= chars.count {
             let v = ranks[group] << 18 | ranks[group + 1] << 12 | ranks[group + 2] << 6 | ranks[group + 3]
             out.append(UInt8(truncatingIfNeeded: v >> 16))
-            if utf8[group + 2] != UInt8(ascii: "=") { out.append(UInt8(truncatingIfNeeded: v >> 8)) }
-            if utf8[group + 3] != UInt8(ascii: "=") { out.append(UInt8(truncatingIfNeeded: v)) }
+            if chars[group + 2] != UInt8(ascii: "=") { out.append(UInt8(truncatingIfNeeded: v >> 8)) }
+            if chars[group + 3] != UInt8(ascii: "=") { out.append(UInt8(truncatingIfNeeded: v)) }
             group += 4
         }
         return .success(out)

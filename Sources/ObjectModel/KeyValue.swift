@@ -38,12 +38,19 @@ public enum KeyValueSyntax {
 
     static let comma = UInt8(ascii: ","), equals = UInt8(ascii: "=")
 
+    /// QEMU's `is_help_option`: a bare `help` or `?` asks for help.
+    static func isHelp(_ word: String) -> Bool { word == "help" || word == "?" }
+
     /// Renders `implied` (if any) as the first bare word, then `key=value` pairs. An implied value
-    /// holding `=` could read back as a key, so it is then written out as `key=value` too.
+    /// that would not read back as itself is written out as `key=value`: one holding `=` (it
+    /// would read as a key), starting with `{` (QEMU would read JSON), `help`/`?` before any comma
+    /// (QEMU prints help) or empty (keyval refuses an empty first parameter).
     public static func render(implied: (key: String, value: String)?, _ pairs: [(String, String)]) -> String {
         var parts: [String] = []
         if let implied {
-            if implied.value.utf8.contains(equals) {
+            let v = implied.value
+            if v.isEmpty || v.utf8.contains(equals) || v.utf8.first == UInt8(ascii: "{")
+                || isHelp(String(decoding: v.utf8.prefix { $0 != comma }, as: UTF8.self)) {
                 parts.append("\(implied.key)=\(escape(implied.value))")
             } else {
                 parts.append(escape(implied.value))
@@ -64,12 +71,15 @@ public enum KeyValueSyntax {
             var keyEnd = i
             while keyEnd < bytes.count, bytes[keyEnd] != equals, bytes[keyEnd] != comma { keyEnd += 1 }
             if keyEnd == bytes.count || bytes[keyEnd] == comma {
+                let word = String(decoding: bytes[i..<keyEnd], as: UTF8.self)
+                if isHelp(word) {
+                    throw SyntaxError(message: "'\(word)' asks QEMU for help instead of setting anything")
+                }
                 if first, let impliedKey {
                     let (value, next) = readValue(bytes, from: i)
                     result.append(Parameter(key: impliedKey, value: value, shortFormBoolean: false))
                     i = next
                 } else {
-                    let word = String(decoding: bytes[i..<keyEnd], as: UTF8.self)
                     guard allowShortFormBooleans else {
                         throw SyntaxError(message: "expected '=' after parameter '\(word.replacingNewlines())'")
                     }

@@ -71,6 +71,11 @@ public protocol MemoryBackendObject: QOMObjectType {
 }
 
 extension MemoryBackendObject {
+    /// QAPI MemoryBackendProperties members not modelled here.
+    public static var unmodelledProperties: Set<String> {
+        ["host-nodes", "prealloc-context", "x-use-canonical-path-for-ramblock-id"]
+    }
+
     public subscript<T>(dynamicMember key: WritableKeyPath<MemoryBackendProperties, T>) -> T {
         get { backend[keyPath: key] }
         set { backend[keyPath: key] = newValue }

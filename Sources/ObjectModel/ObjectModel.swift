@@ -11,7 +11,8 @@
 //   objects + devices + `FirmwareFacts`: adds the cross-object rules), `ObjectSpec.validate(spec)`
 //   (one `-object` string in either form: parse + validate in one call). All return `[Problem]`
 //   (`level` .qemu / .launch / .warning, `object`, `property`, `message`; `description` is the
-//   one-line `sev0.id-block: decodes to 95 bytes, must be 96`). `problems.isValid` = no errors.
+//   one-line `sev0.id-block: decodes to 95 bytes, must be 96`; `jsonValue` is the CLI's
+//   `{"level","object","property","message"}`). `problems.isValid` = no errors (warnings allowed).
 // - Rendering: `object.objectAddArguments()` (QMP `object-add` arguments, typed JSON),
 //   `object.commandLineArgument(form: .json | .keyValue)` (the value after `-object`; JSON is
 //   the default because it is immune to comma injection), `machine.commandLineArgument()`
@@ -20,7 +21,10 @@
 //   form, `QOMObject(objectAddArguments:)` for QMP arguments, `Machine(commandLine:)`,
 //   `Device(commandLine:)`. Parsing follows QEMU's rules: `,,` is a literal comma, the first bare
 //   word is the type, bools are on/off/yes/no/true/false, numbers as `qemu_strtou64`.
-//   Errors are `ObjectSpecError` carrying every `.qemu` problem found.
+//   Errors are `ObjectSpecError` carrying every `.qemu` problem found. `QOMObject.read(_:)` takes
+//   (name, `PropertyInput`) pairs — `.json` values (QMP, TOML converted to JSON) or `.text`
+//   (key=value) — and returns the object plus every problem instead of throwing.
+// - QEMU's base64 verdict, bit for bit: `QEMUBase64.decode` (util/base64.c + GLib).
 import JSON
 
 /// A QOM object type that igvm-mgr models (`-object TYPE,…` / `object-add`).
@@ -40,10 +44,14 @@ public protocol QOMObjectType: Sendable, Hashable {
     /// Properties rendered as hex in the key=value form (e.g. `policy`): QEMU parses numbers
     /// with base 0, so `0x30000` is read back exactly.
     static var hexProperties: Set<String> { get }
+    /// Properties QEMU has for this type that igvm-mgr does not model (reported as such, not as
+    /// unknown).
+    static var unmodelledProperties: Set<String> { get }
 }
 
 extension QOMObjectType {
     public static var hexProperties: Set<String> { [] }
+    public static var unmodelledProperties: Set<String> { [] }
     public func validate() -> [Problem] { validate(facts: FirmwareFacts()) }
 }
 

@@ -1,3 +1,5 @@
+import JSON
+
 /// One thing wrong with an object, in one line: `sev0.id-block: decodes to 95 bytes, must be 96`.
 public struct Problem: Sendable, Hashable, CustomStringConvertible {
     /// Who would refuse the configuration, and when.
@@ -37,6 +39,17 @@ public struct Problem: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         if let property { return "\(object).\(property): \(message)" }
         return "\(object): \(message)"
+    }
+}
+
+extension Problem {
+    /// `{"level", "object", "property", "message"}` (property null when about the whole object),
+    /// the shape `igvm-mgr validate --json` prints.
+    public var jsonValue: JSON {
+        [
+            "level": .string(level.rawValue), "object": .string(object),
+            "property": property.map { JSON.string($0) } ?? .null, "message": .string(message),
+        ]
     }
 }
 

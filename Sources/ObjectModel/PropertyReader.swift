@@ -156,11 +156,16 @@ public struct PropertyReader: Sendable {
         return v
     }
 
-    /// Reports every property nobody read as unexpected (QEMU: "Parameter 'x' is unexpected")
-    /// and returns all problems found.
-    public mutating func finish(type: String) -> [Problem] {
+    /// Reports every property nobody read as unexpected (QEMU: "Parameter 'x' is unexpected"),
+    /// or, for names in `unmodelled`, as real QEMU properties igvm-mgr cannot represent; returns
+    /// all problems found.
+    public mutating func finish(type: String, unmodelled: Set<String> = []) -> [Problem] {
         for (name, _) in values {
-            report(name, "\(type) has no property '\(name)'")
+            if unmodelled.contains(name) {
+                report(name, "QEMU's \(type) has this property, but igvm-mgr does not model it")
+            } else {
+                report(name, "\(type) has no property '\(name)'")
+            }
         }
         values.removeAll()
         return problems

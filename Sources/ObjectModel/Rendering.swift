@@ -71,7 +71,7 @@ extension QOMObject {
     }
 
     static func require(_ read: (QOMObject?, [Problem])) throws(ObjectSpecError) -> QOMObject {
-        guard let object = read.0, read.1.isEmpty else { throw ObjectSpecError(problems: read.1) }
+        guard let object = read.0, read.1.isValid else { throw ObjectSpecError(problems: read.1.filter(\.level.isError)) }
         return object
     }
 
@@ -102,16 +102,26 @@ extension QOMObject {
         }
         var reader = PropertyReader(object: id, properties: inputs)
         let object = model.init(id: id, reading: &reader)
-        return (QOMObject(object), reader.finish(type: type))
+        return (QOMObject(object), reader.finish(type: type, unmodelled: model.unmodelledProperties))
     }
 
     /// Reads a `-object` value in either form, reporting every problem (see `read(_:)`).
+    /// A deprecated short-form boolean (`flag`, `noflag`) is read as QEMU 10 does, with a warning.
     public static func read(commandLine spec: String) -> (QOMObject?, [Problem]) {
+        let inputs: [(String, PropertyInput)]
         do {
-            return read(try CommandLineSpec.inputs(spec, impliedKey: "qom-type", allowShortFormBooleans: true, object: "object"))
+            inputs = try CommandLineSpec.inputs(spec, impliedKey: "qom-type", allowShortFormBooleans: true, object: "object")
         } catch {
             return (nil, error.problems)
         }
+        let (object, problems) = read(inputs)
+        let shortForms = spec.utf8.first == UInt8(ascii: "{") ? [] :
+            ((try? KeyValueSyntax.parse(spec, impliedKey: "qom-type", allowShortFormBooleans: true)) ?? []).filter(\.shortFormBoolean)
+        let warnings = shortForms.map {
+            Problem(.warning, object: object?.id ?? "object", property: $0.key,
+                    "short-form boolean '\($0.value == "on" ? "" : "no")\($0.key)' is deprecated in QEMU; write \($0.key)=\($0.value)")
+        }
+        return (object, problems + warnings)
     }
 }
 
@@ -151,7 +161,7 @@ public enum ObjectSpec {
         let (object, readProblems) = QOMObject.read(commandLine: spec)
         guard let object else { return readProblems }
         // A property QEMU could not read is unset in `object`; don't also call it "missing".
-        let unreadable = Set(readProblems.compactMap(\.property))
+        let unreadable = Set(readProblems.filter(\.level.isError).compactMap(\.property))
         let rest = object.validate(facts: facts).filter { !unreadable.contains($0.property ?? "") }
         return readProblems + rest
     }

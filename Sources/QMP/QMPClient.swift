@@ -145,12 +145,21 @@ public final class QMPClient: Sendable {
     /// - Throws: `QMPCommandError` (the server's error, class and desc kept),
     ///   `QMPClientError.interrupted` / `.timedOut` (outcome unknown), `.notConnected`
     ///   (not sent), `CancellationError` when the task is cancelled (outcome unknown).
-    public func execute(
+    ///
+    /// Runs on the caller's executor (`nonisolated(nonsending)`): a caller isolated to an actor
+    /// whose executor is this connection's `eventLoop` sends and resumes without any thread
+    /// hop, which is how latency-critical code (the supervisor's event handling, the
+    /// benchmark) gets within a few microseconds of a raw blocking socket loop.
+    nonisolated(nonsending) public func execute(
         _ name: String, _ arguments: JSONObject? = nil, timeout: Duration? = nil, outOfBand: Bool = false
     ) async throws -> JSON {
         try await core.execute(
             name, arguments: arguments, outOfBand: outOfBand, timeout: timeout ?? configuration.defaultCommandTimeout)
     }
+
+    /// The event loop this connection's I/O runs on. An actor can use it as its executor
+    /// (`eventLoop.executor.asUnownedSerialExecutor()`) to call `execute` without thread hops.
+    public var eventLoop: any EventLoop { channel.eventLoop }
 
     // MARK: Events
 

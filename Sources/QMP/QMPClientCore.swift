@@ -62,7 +62,8 @@ final class QMPClientCore: Sendable {
 
     /// Sends `command` and waits for its reply. `withID: false` sends it id-less (negotiation).
     func execute(
-        _ name: String, arguments: JSONObject?, outOfBand: Bool, timeout: Duration?, withID: Bool = true
+        _ name: String, arguments: JSONObject?, outOfBand: Bool, timeout: Duration?, withID: Bool = true,
+        isolation: isolated (any Actor)? = #isolation
     ) async throws -> JSON {
         let id: String? = withID ? state.withLock { s in
             defer { s.nextID &+= 1 }
@@ -70,8 +71,11 @@ final class QMPClientCore: Sendable {
         } : nil
         let command = QMPCommand(name, arguments: arguments, id: id.map(JSON.string), outOfBand: outOfBand)
         let bytes = try QMPFrameEncoder.encode(command.json)
+        // The operation must stay on the caller's executor (see QMPClient.execute): capturing
+        // the isolated parameter makes the closure isolated to it.
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSON, any Error>) in
+            _ = isolation
+            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSON, any Error>) in
                 let outcome: Result<any Channel, any Error> = state.withLock { s in
                     if let cause = s.closed {
                         return .failure(QMPClientError.notConnected(command: name, cause: cause))

@@ -15,6 +15,7 @@ struct IGVMManager: AsyncParsableCommand {
             ArgsCommand.self,
             ValidateCommand.self,
             ObjectCommands.self,
+            IGVMCommand.self,
         ]
     )
 }

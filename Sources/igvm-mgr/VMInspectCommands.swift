@@ -174,7 +174,8 @@ enum EventText {
         let at = record["at"]?.stringValue ?? "-"
         let source = record["source"]?.stringValue ?? "-"
         let name = record["event"]?.stringValue ?? "?"
-        let data = record["data"].map { (try? $0.encoded()) ?? "" } ?? ""
+        var data = record["data"].map { (try? $0.encoded()) ?? "" } ?? ""
+        if data.count > 160 { data = String(data.prefix(157)) + "..." }  // --json has it whole
         return "\(at)  \(source.padding(8))  \(name)\(data.isEmpty ? "" : "  " + data)"
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IGVM
 import Launch
 
 /// `igvm-mgr validate CONFIG`: every problem of a VM definition, or `ok`.

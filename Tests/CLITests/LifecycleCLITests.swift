@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import JSON
 import TestSupport
 import Testing
@@ -108,6 +109,21 @@ struct LifecycleCLITests {
         #expect(second.stderr.split(separator: "\n").count == 1)
     }
 
+    @Test("two concurrent starts of one VM: exactly one wins, the other is refused by the lock")
+    func concurrentStarts() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.tearDown() }
+        let config = try sandbox.config("race")
+        let results = Mutex<[ProcessResult]>([])
+        DispatchQueue.concurrentPerform(iterations: 2) { _ in
+            if let result = try? sandbox.run(["start", config]) { results.withLock { $0.append(result) } }
+        }
+        let statuses = results.withLock { $0.map(\.status) }.sorted()
+        #expect(statuses == [0, 1])
+        let loser = results.withLock { $0.first { $0.status == 1 } }
+        #expect(loser?.stderr.contains("VM race is already running or starting") == true, "\(loser?.stderr ?? "")")
+    }
+
     @Test("a config QEMU rejects at start fails within the timeout and prints QEMU's own message")
     func qemuRejectsConfig() throws {
         let sandbox = try Sandbox()
@@ -127,6 +143,8 @@ struct LifecycleCLITests {
         #expect(result.stderr.contains("/nonexistent-igvm-mgr/ram"))
         let status = try sandbox.json(["status", "rej"])
         #expect(status["phase"]?.stringValue == "failed")
+        let logs = try sandbox.run(["logs", "rej"])
+        #expect(logs.stdout.contains("/nonexistent-igvm-mgr/ram"))
     }
 
     @Test("the SEV-SNP example fails before QEMU is spawned, naming /dev/sev")

@@ -157,6 +157,8 @@ private func problems(_ text: String) -> [String] {
         ("[qemu]\ncpu-model = \"EPYC,+sev\"", #"configs/x.toml: qemu.cpu-model: expected a CPU model name (letters, digits, - _ .) like "EPYC-v4", got "EPYC,+sev""#),
         ("[qemu]\nversion = \"ten\"", #"configs/x.toml: qemu.version: expected a QEMU version like "10.2.2", got "ten""#),
         ("[memory-backend]\ntype = \"memory-backend-ram\"\nsize = \"1G\"", "configs/x.toml: memory-backend.size: not allowed here: the backend's size is always qemu.memory"),
+        // a NUL cannot reach QEMU (and TOMLKit would cut the string at it)
+        ("[qemu]\nserial = \"a\\u0000b\"", #"configs/x.toml: line 2: a \u0000 escape (NUL) in a string: no QEMU argument can hold a NUL byte"#),
         // not TOML at all: the position instead of a key
         ("[qemu\nmachine = 1", "configs/x.toml: not valid TOML at line 1, column 6:"),
     ])
@@ -192,6 +194,11 @@ private func problems(_ text: String) -> [String] {
             #expect(error.kind == .unreadable)
             #expect(error.description.hasPrefix("/nonexistent/vm.toml: "))
         }
+    }
+
+    @Test(arguments: [(#"a = "\u0000""#, 1), ("\n\nb = 'x'\nc = \"\\U00000000\"", 4), (#"a = "\\u0000""#, nil), ("a = 1", nil)])
+    func nulEscapes(text: String, line: Int?) {
+        #expect(TOMLDocument.nulEscapeLine(text) == line)
     }
 
     @Test(arguments: ["0x0", "0x30000", "0X1f", "0xffffffffffffffff", "0x8000_0000"])

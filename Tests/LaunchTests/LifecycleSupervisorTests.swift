@@ -30,6 +30,17 @@ struct LifecycleSupervisorTests {
         #expect(ours["phase"]?.stringValue == "running")
         #expect(ours["qemu"]?["pid"]?.intValue == Int(qemuPID))
 
+        await #expect {
+            try await sandbox.lifecycle.qmp("vm1", command: "x-igvm-mgr-stop", arguments: ["mode": "gently"])
+        } throws: { error in
+            (error as? QMPCommandError)?.errorClass == "GenericError" && "\(error)".contains("'mode' must be one of acpi, quit, force")
+        }
+        await #expect {
+            try await sandbox.lifecycle.qmp("vm1", command: "no-such-command", arguments: nil)
+        } throws: { error in
+            (error as? QMPCommandError)?.errorClass == "CommandNotFound"
+        }
+
         // SeaBIOS with nothing to boot has no OS to honour ACPI: the escalation must go on to quit.
         let stop = try await sandbox.lifecycle.stop("vm1", mode: .acpi, timeout: 1)
         #expect(stop.outcome?.step == .quit)
@@ -110,9 +121,45 @@ struct LifecycleSupervisorTests {
         let qemuPID = try #require(result.qemuPID)
         #expect(kill(qemuPID, 0) != 0 || ProcessIdentity.of(pid: qemuPID)?.isAlive == false)
         let after = try await sandbox.lifecycle.status("orph")
-        #expect(after.observation.phase == "crashed")
-        #expect(after.observation.state?.lastExit?.reason == "supervisor-lost")
+        #expect(after.observation.phase == "stopped")
+        #expect(after.observation.state?.lastExit?.reason == "cleanup-supervisor-lost")
+        #expect(after.observation.state?.lastExit?.stopStep == "quit")
         #expect(await sandbox.lifecycle.cleanup().isEmpty)
+    }
+
+    @Test("with its supervisor gone, stop reaches QEMU through its own monitor and records the step")
+    func stopOrphan() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("os"))
+        kill(result.supervisorPID, SIGKILL)
+        #expect(try sandbox.waitForSupervisorExit("os"))
+        let stop = try await sandbox.lifecycle.stop("os", mode: .quit, timeout: 5)
+        #expect(stop.outcome?.step == .quit)
+        #expect(stop.exit?.reason == "stop")
+        #expect(stop.exit?.termination == .unknown)
+        #expect(try await sandbox.lifecycle.status("os").observation.phase == "stopped")
+    }
+
+    @Test("supervisor and QEMU both killed: list says lost, cleanup records it")
+    func bothKilled() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("lost"))
+        kill(result.supervisorPID, SIGKILL)
+        #expect(try sandbox.waitForSupervisorExit("lost"))
+        let qemu = try #require(try sandbox.state("lost")?.qemu)
+        kill(qemu.pid, SIGKILL)
+        while qemu.isAlive { usleep(5_000) }
+        let listed = VMObservation.observeAll(in: sandbox.directory)
+        #expect(listed.first?.phase == "lost")
+        #expect(listed.first?.explanation?.contains("both gone") == true)
+        let actions = await sandbox.lifecycle.cleanup()
+        #expect(actions.first?.action.contains("were both gone") == true)
+        let state = try #require(try sandbox.state("lost"))
+        #expect(state.phase == .crashed)
+        #expect(state.lastExit?.reason == "supervisor-lost")
+        #expect(!FileManager.default.fileExists(atPath: try sandbox.paths("lost").controlSocket))
     }
 
     @Test("a QEMU that rejects its options fails start with QEMU's own message")

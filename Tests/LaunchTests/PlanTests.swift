@@ -252,14 +252,4 @@ private func planProblems(_ text: String) throws -> [String] {
         #expect(!ConfigValidation.validate(d, searchPath: "/usr/bin").filter { $0.key == "igvm" }.isEmpty)
         #expect(ConfigValidation.validate(d, qemuVersion: "10.2.2", searchPath: "/usr/bin").filter { $0.key == "igvm" }.isEmpty)
     }
-
-    @Test(arguments: [("10.2.2", QEMUVersion(10, 2, 2)), ("9.1", QEMUVersion(9, 1, 0))])
-    func qemuVersions(text: String, version: QEMUVersion) {
-        #expect(QEMUVersion(text) == version)
-    }
-
-    @Test(arguments: ["", "10", "10.x", "+10.1", "10.1.2.3", "10..1", "v10.1"])
-    func malformedQEMUVersions(text: String) {
-        #expect(QEMUVersion(text) == nil)
-    }
 }

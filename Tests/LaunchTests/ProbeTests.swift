@@ -36,6 +36,12 @@ import Testing
         }
         try caps.requireCreatable("sev-snp-guest")
         try caps.require(property: "policy", of: "sev-snp-guest")
+        #expect(caps.problems(creating: "sev-snp-guest", properties: ["policy", "id-block", "host-data"]).isEmpty)
+        #expect(caps.problems(creating: "sev-snp-guest", properties: ["policy", "no-such-knob"]).map(\.missing)
+            == ["property 'no-such-knob' of sev-snp-guest"])
+        #expect(caps.problems(creating: "igvm-cfg", properties: ["file"]).map(\.description)
+            == ["qemu-system-x86_64 \(caps.version.string) has no igvm-cfg (QEMU 10.1 or newer, built with IGVM support)"])
+        #expect(caps.problems(creating: "q35", properties: ["confidential-guest-support", "igvm-cfg"]).count == 1)
     }
 
     @Test func cacheIsReusedAndRebuiltWhenTheBinaryChanges() async throws {

@@ -209,4 +209,35 @@ import Glibc
         try await qmp.objectDel(id: "snp0")
         await qmp.close()
     }
+
+    /// The typed wrappers' argument names and reply shapes, as QEMU 10.0 takes and gives them.
+    @Test func typedWrappersAgainstQEMU() async throws {
+        let qemu = try QEMUUnderTest(machine: "q35", extra: ["-m", "64"])
+        let qmp = try await Self.connect(qemu)
+        let creatable = try await qmp.qomListTypes(implements: "user-creatable")
+        #expect(creatable.contains { $0.name == "sev-snp-guest" })
+        let props = try await qmp.qomListProperties("sev-snp-guest")
+        #expect(props.first { $0.name == "policy" }?.type == "uint64")
+        #expect(try await qmp.deviceListProperties("virtio-rng-pci").contains { $0.name == "rng" })
+        #expect(try await qmp.qomList("/machine").contains { $0.name == "type" })
+
+        let dump = qemu.directory.appendingPathComponent("low.bin").path
+        try await qmp.pmemsave(address: 0, size: 4096, file: dump)
+        #expect(try FileManager.default.attributesOfItem(atPath: dump)[.size] as? Int == 4096)
+
+        let powerdown = qmp.events(named: "POWERDOWN")
+        try await qmp.systemPowerdown()
+        var it = powerdown.makeAsyncIterator()
+        #expect(try await it.next()?.name == "POWERDOWN")
+
+        // No SEV under TCG: query-sev answers "not enabled", the others fail with QEMU's reason.
+        #expect(try await qmp.querySEV()["enabled"] == false)
+        await #expect { _ = try await qmp.querySEVCapabilities() } throws: {
+            ($0 as? QMPCommandError)?.errorClass == "GenericError"
+        }
+        await #expect { _ = try await qmp.querySEVLaunchMeasure() } throws: {
+            ($0 as? QMPCommandError)?.desc == "SEV launch measurement is not available"
+        }
+        await qmp.close()
+    }
 }

@@ -5,6 +5,10 @@ import QMP
 import TestSupport
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The server codec, driven by our client and by Python's `qemu.qmp` (PyPI).
 @Suite struct QMPServerTests {
     static let greeting = QMPGreeting(major: 10, minor: 0, micro: 2, package: "igvm-mgr-test")
@@ -111,6 +115,42 @@ import Testing
 
         asyncio.run(main())
         """
+
+    /// `QMPServerSession` on a bare byte stream (one end of a socketpair, served by a plain
+    /// thread) and `QMPClient.connect(connectedSocket:)` on the other end.
+    @Test func sessionOverASocketpairWithTheClientOnAConnectedSocket() async throws {
+        var fds: [Int32] = [0, 0]
+        #expect(socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        let serverFD = fds[1]
+        let served = Thread {
+            var session = QMPServerSession(greeting: Self.greeting)
+            var decoder = QMPFrameDecoder()
+            func send(_ message: JSON) {
+                let bytes = try! QMPFrameEncoder.encode(message)
+                _ = bytes.withUnsafeBytes { write(serverFD, $0.baseAddress, $0.count) }
+            }
+            send(session.greetingMessage)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(serverFD, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                decoder.append(buffer[0..<n])
+                while let frame = try? decoder.nextFrame() {
+                    switch session.receive(frame) {
+                    case .reply(let message): send(message)
+                    case .dispatch(let command):
+                        send(QMPServerSession.reply(to: command, result: .success(.object(command.arguments ?? [:]))))
+                    }
+                }
+            }
+            close(serverFD)
+        }
+        served.start()
+        let qmp = try await QMPClient.connect(connectedSocket: fds[0])
+        #expect(qmp.greeting == Self.greeting)
+        #expect(try await qmp.execute("echo", ["x": JSON(UInt64.max)]) == ["x": JSON(UInt64.max)])
+        await qmp.close()
+    }
 
     @Test func sessionAnswersProtocolErrorsLikeQEMU() throws {
         var session = QMPServerSession(greeting: Self.greeting)

@@ -6,6 +6,7 @@
 // Not a test: it prints figures and the ratios against the goals of issue 3.
 import Foundation
 import JSON
+import NIOCore
 import QMP
 
 #if canImport(Glibc)
@@ -18,6 +19,9 @@ struct Options {
     var inFlight = 32
     var qemu = "/usr/bin/qemu-system-x86_64"
     var python = "python3"
+    /// Measurements alternate in this many rounds, so that load drifting over the run (this
+    /// machine is shared) hits every contender alike.
+    var rounds = 5
 
     init(_ args: [String]) {
         var i = 0
@@ -29,6 +33,7 @@ struct Options {
             case "--in-flight": inFlight = Int(value) ?? inFlight
             case "--qemu": qemu = value
             case "--python": python = value
+            case "--rounds": rounds = max(1, Int(value) ?? rounds)
             default: FileHandle.standardError.write("unknown option \(args[i])\n".data(using: .utf8)!); exit(2)
             }
             i += 2
@@ -39,8 +44,10 @@ struct Options {
 struct Latency {
     var median: Double  // microseconds
     var p99: Double
+    var samples: [Int64] = []
 
     init(_ samples: [Int64]) {
+        self.samples = samples
         let sorted = samples.sorted()
         median = Double(sorted[sorted.count / 2]) / 1000
         p99 = Double(sorted[min(sorted.count - 1, sorted.count * 99 / 100)]) / 1000
@@ -128,6 +135,53 @@ func clientThroughput(_ qemu: BenchQEMU, count: Int, inFlight: Int) async throws
     return Double(count) / elapsed
 }
 
+/// The same measurements from code isolated to the connection's event loop (see
+/// `QMPClient.execute`): no thread hop between the caller and the socket.
+actor LoopPinned {
+    let qmp: QMPClient
+    nonisolated var unownedExecutor: UnownedSerialExecutor { qmp.eventLoop.executor.asUnownedSerialExecutor() }
+
+    init(_ qmp: QMPClient) { self.qmp = qmp }
+
+    func latency(count: Int) async throws -> Latency {
+        precondition(qmp.eventLoop.inEventLoop, "the actor runs on the connection's event loop")
+        for _ in 0..<500 { _ = try await qmp.execute("query-status") }
+        var samples: [Int64] = []
+        samples.reserveCapacity(count)
+        let clock = ContinuousClock()
+        for _ in 0..<count {
+            let start = clock.now
+            _ = try await qmp.execute("query-status")
+            samples.append(nanoseconds(clock.now - start))
+        }
+        return Latency(samples)
+    }
+
+    /// `count` commands from `inFlight` workers, each sending its next command when its
+    /// previous one is answered: `inFlight` commands in flight throughout.
+    func worker(_ count: Int) async throws {
+        for _ in 0..<count { _ = try await qmp.execute("query-status") }
+    }
+}
+
+func pinnedFigures(_ qemu: BenchQEMU, rtt: Int, count: Int, inFlight: Int) async throws -> (Latency, Double) {
+    let qmp = try await connectClient(qemu)
+    let pinned = LoopPinned(qmp)
+    let latency = try await pinned.latency(count: rtt)
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for w in 0..<inFlight {
+            let share = count / inFlight + (w < count % inFlight ? 1 : 0)
+            group.addTask { try await pinned.worker(share) }
+        }
+        try await group.waitForAll()
+    }
+    let elapsed = Double(nanoseconds(clock.now - start)) / 1e9
+    await qmp.close()
+    return (latency, Double(count) / elapsed)
+}
+
 // MARK: raw blocking socket loop (the floor: no framing beyond CRLF, no JSON decoding)
 
 func rawLatency(_ qemu: BenchQEMU, count: Int) throws -> Latency {
@@ -206,20 +260,43 @@ let options = Options(Array(CommandLine.arguments.dropFirst()))
 let qemu = try BenchQEMU(binary: options.qemu)
 defer { qemu.stop() }
 
-let client = try await clientLatency(qemu, count: options.rtt)
-let raw = try rawLatency(qemu, count: options.rtt)
-let clientTP = try await clientThroughput(qemu, count: options.throughput, inFlight: options.inFlight)
-let (python, pythonTP) = try pythonFigures(qemu, options: options)
+var pinnedSamples: [Int64] = [], unpinnedSamples: [Int64] = [], rawSamples: [Int64] = []
+var pythonMedians: [Double] = [], pythonP99s: [Double] = []
+var pinnedTPs: [Double] = [], unpinnedTPs: [Double] = [], pythonTPs: [Double] = []
+let rttPerRound = options.rtt / options.rounds, tpPerRound = options.throughput / options.rounds
+var perRound = options
+perRound.rtt = rttPerRound
+perRound.throughput = tpPerRound
+for _ in 0..<options.rounds {
+    let (pinned, pinnedTP) = try await pinnedFigures(qemu, rtt: rttPerRound, count: tpPerRound, inFlight: options.inFlight)
+    pinnedSamples += pinned.samples
+    pinnedTPs.append(pinnedTP)
+    rawSamples += try rawLatency(qemu, count: rttPerRound).samples
+    let (python, pythonTP) = try pythonFigures(qemu, options: perRound)
+    pythonMedians.append(python.median)
+    pythonP99s.append(python.p99)
+    pythonTPs.append(pythonTP)
+    unpinnedSamples += try await clientLatency(qemu, count: rttPerRound).samples
+    unpinnedTPs.append(try await clientThroughput(qemu, count: tpPerRound, inFlight: options.inFlight))
+}
+func middle(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+let client = Latency(pinnedSamples), unpinned = Latency(unpinnedSamples), raw = Latency(rawSamples)
+// qemu.qmp reports per-round percentiles (its samples stay in Python): the median round's.
+let python = Latency(medianNs: middle(pythonMedians) * 1000, p99Ns: middle(pythonP99s) * 1000)
+let clientTP = middle(pinnedTPs), unpinnedTP = middle(unpinnedTPs), pythonTP = middle(pythonTPs)
 
 func f(_ x: Double) -> String { String(format: "%8.1f", x) }
-print("query-status against \(options.qemu) (-machine none -S, TCG), \(options.rtt) sequential round trips")
+print("query-status against \(options.qemu) (-machine none -S, TCG), \(options.rtt) sequential round trips each,")
+print("in \(options.rounds) alternating rounds; throughput: the median round")
 print("                         median µs   p99 µs")
-print("igvm-mgr QMPClient        \(f(client.median))  \(f(client.p99))")
+print("igvm-mgr QMPClient        \(f(client.median))  \(f(client.p99))   (caller on the connection's event loop)")
+print("  from the global executor \(f(unpinned.median))  \(f(unpinned.p99))   (default: two thread hops per command)")
 print("raw blocking socket loop  \(f(raw.median))  \(f(raw.p99))")
 print("Python qemu.qmp           \(f(python.median))  \(f(python.p99))")
 print("")
 print("throughput, \(options.throughput) query-status with \(options.inFlight) in flight")
-print("igvm-mgr QMPClient        \(f(clientTP)) commands/s")
+print("igvm-mgr QMPClient        \(f(clientTP)) commands/s   (workers on the connection's event loop)")
+print("  from the global executor \(f(unpinnedTP)) commands/s   (task group, default executor)")
 print("Python qemu.qmp (gather)  \(f(pythonTP)) commands/s")
 print("")
 let vsRaw = client.median / raw.median

@@ -53,6 +53,21 @@ public struct QEMUCapabilities: Sendable, Hashable {
         }
     }
 
+    /// Everything this binary lacks to create `type` with `properties` (the form validation
+    /// uses before a launch: one message per missing piece, empty when all is there).
+    public func problems(creating type: String, properties: some Sequence<String>) -> [MissingCapability] {
+        do {
+            try requireCreatableOrMachine(type)
+        } catch {
+            return [error]
+        }
+        var missing: [MissingCapability] = []
+        for property in properties {
+            do { try require(property: property, of: type) } catch { missing.append(error) }
+        }
+        return missing
+    }
+
     private func requireCreatableOrMachine(_ type: String) throws(MissingCapability) {
         if machineProperties[type] != nil || deviceProperties[type] != nil { return }
         try requireCreatable(type)

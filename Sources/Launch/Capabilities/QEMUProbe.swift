@@ -54,7 +54,7 @@ public struct QEMUProbe: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: identity.path)
         process.arguments = [
-            "-machine", "none", "-accel", "tcg", "-S", "-nodefaults", "-nographic", "-no-user-config",
+            "-machine", "none", "-accel", "tcg", "-S", "-nodefaults", "-display", "none", "-no-user-config",
             "-qmp", "unix:\(socket)",
         ]
         let stderr = Pipe()

@@ -1,4 +1,5 @@
 import Foundation
+import IGVM
 
 extension VMDefinition {
     /// Reads and checks a VM definition file.

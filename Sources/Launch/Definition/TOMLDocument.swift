@@ -71,6 +71,13 @@ enum TOMLDocument {
                 ConfigProblem(file: file, key: "", message: "not a TOML document: the file contains a NUL byte")
             ])
         }
+        if let line = nulEscapeLine(text) {
+            // TOMLKit hands strings over as C strings, so "a\u0000b" would silently read as "a";
+            // no QEMU argument can hold a NUL anyway.
+            throw ConfigError(kind: .invalid, problems: [
+                ConfigProblem(file: file, key: "", message: "line \(line): a \\u0000 escape (NUL) in a string: no QEMU argument can hold a NUL byte")
+            ])
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -85,6 +92,30 @@ enum TOMLDocument {
             ])
         }
         return convert(table)
+    }
+
+    /// The line of the first `\u0000` / `\U00000000` escape (an odd run of backslashes before
+    /// it), or nil. Conservative: the same text inside a literal string or a comment also counts.
+    static func nulEscapeLine(_ text: String) -> Int? {
+        let bytes = Array(text.utf8)
+        var line = 1
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == UInt8(ascii: "\n") { line += 1 }
+            if bytes[i] == UInt8(ascii: "\\") {
+                var run = 0
+                while i + run < bytes.count && bytes[i + run] == UInt8(ascii: "\\") { run += 1 }
+                let after = i + run
+                if run % 2 == 1 && after < bytes.count {
+                    let rest = bytes[after...]
+                    if rest.starts(with: Array("u0000".utf8)) || rest.starts(with: Array("U00000000".utf8)) { return line }
+                }
+                i = after
+                continue
+            }
+            i += 1
+        }
+        return nil
     }
 
     private static func convert(_ table: TOMLTable) -> [(key: String, value: TOMLNode)] {

@@ -51,9 +51,14 @@ public struct Lifecycle: Sendable {
             let reply: JSON
             do {
                 let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: 10)
-                defer { Task { await session.close() } }
-                reply = try await session.execute("x-igvm-mgr-stop", arguments: ["mode": .string(mode.rawValue), "timeout": .double(timeout)],
-                                                  timeout: timeout + 40)
+                do {
+                    reply = try await session.execute("x-igvm-mgr-stop", arguments: ["mode": .string(mode.rawValue), "timeout": .double(timeout)],
+                                                      timeout: timeout + 40)
+                    await session.close()
+                } catch {
+                    await session.close()
+                    throw error
+                }
             } catch {
                 throw .failed("cannot stop \(name) through its supervisor: \(error)")
             }
@@ -65,7 +70,7 @@ public struct Lifecycle: Sendable {
             return StopReport(name: name, outcome: outcome, exit: exit)
         }
         if observation.qemuAlive, let qemu = observation.state?.qemu {
-            let outcome = try await stopOrphan(observation, qemu: qemu, mode: mode, timeout: timeout)
+            let outcome = try await stopOrphan(observation, qemu: qemu, mode: mode, timeout: timeout, reason: "stop")
             return StopReport(name: name, outcome: outcome, exit: (try? VMState.read(observation.paths.state))?.lastExit)
         }
         return StopReport(name: name, outcome: nil, exit: observation.state?.lastExit)
@@ -89,21 +94,22 @@ public struct Lifecycle: Sendable {
         return report
     }
 
-    private func stopOrphan(_ observation: VMObservation, qemu: ProcessIdentity, mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopOutcome {
+    private func stopOrphan(_ observation: VMObservation, qemu: ProcessIdentity, mode: StopMode, timeout: Double,
+                            reason: String) async throws(LifecycleError) -> StopOutcome {
         let monitor = mode == .force ? nil : try? await MonitorConnection.connect(observation.paths.qmpSocket, timeout: 5)
         let outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: OrphanStopTarget(qemu: qemu, monitor: monitor))
         await monitor?.close()
-        recordOrphanExit(observation, reason: "stop", step: outcome.step)
+        recordOrphanExit(observation, reason: reason, stopped: true, step: outcome.step)
         return outcome
     }
 
     /// Records the end of a run whose supervisor was gone (its exit status cannot be collected).
-    private func recordOrphanExit(_ observation: VMObservation, reason: String, step: StopStep?) {
+    private func recordOrphanExit(_ observation: VMObservation, reason: String, stopped: Bool, step: StopStep?) {
         guard var state = observation.state else { return }
         let tail = (try? FileDescriptorIO.readTail(observation.paths.qemuLog, maximum: 4096)).flatMap { $0 }
             .map { String(decoding: $0, as: UTF8.self).split(separator: "\n").suffix(20).map(String.init) } ?? []
         state.lastExit = ExitRecord(termination: .unknown, reason: reason, stopStep: step?.rawValue, outputTail: tail)
-        state.phase = reason == "stop" ? .stopped : .crashed
+        state.phase = stopped ? .stopped : .crashed
         state.qemu = nil
         state.supervisor = nil
         try? state.write(observation.paths.state)
@@ -186,14 +192,13 @@ public struct Lifecycle: Sendable {
             switch observation.phase {
             case "orphaned":
                 if let qemu = observation.state?.qemu,
-                   let outcome = try? await stopOrphan(observation, qemu: qemu, mode: .quit, timeout: 5) {
-                    recordOrphanExit(observation, reason: "supervisor-lost", step: outcome.step)
+                   let outcome = try? await stopOrphan(observation, qemu: qemu, mode: .quit, timeout: 5, reason: "cleanup-supervisor-lost") {
                     actions.append(CleanupAction(name: name, action: "stopped QEMU pid \(qemu.pid) left without its supervisor (\(outcome.step.rawValue))"))
                 } else {
                     actions.append(CleanupAction(name: name, action: "could not stop QEMU left without its supervisor"))
                 }
             case "lost":
-                recordOrphanExit(observation, reason: "supervisor-lost", step: nil)
+                recordOrphanExit(observation, reason: "supervisor-lost", stopped: false, step: nil)
                 actions.append(CleanupAction(name: name, action: "recorded a run whose supervisor and QEMU were both gone"))
             case "unknown":
                 if (try? FolderRemover.remove(observation.paths.folder)) != nil {

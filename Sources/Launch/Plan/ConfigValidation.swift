@@ -1,4 +1,5 @@
 import Foundation
+import IGVM
 import ObjectModel
 
 /// `igvm-mgr validate CONFIG`: every problem of a VM definition, as QEMU, KVM/the SEV
@@ -40,9 +41,61 @@ public enum ConfigValidation {
             }
         }
         problems += acceleratorProblems(d)
-        problems += fileProblems(d)
-        problems += versionProblems(d, version: qemuVersion ?? d.qemu.version)
+        let missingFiles = fileProblems(d)
+        problems += missingFiles
+        let version = (qemuVersion ?? d.qemu.version).flatMap(QEMUVersion.init)
+        problems += versionProblems(d, version: version)
+        if missingFiles.allSatisfy({ $0.key != "igvm.file" }) {
+            problems += igvmProblems(d, objects: plan?.objects ?? [], version: version ?? defaultQEMUVersion)
+        }
         return problems
+    }
+
+    /// The QEMU an IGVM file is checked against when neither `qemu.version` nor
+    /// `--qemu-version` names one: the newest release the project describes.
+    public static let defaultQEMUVersion = QEMUVersion(major: 10, minor: 2, micro: 2)
+
+    /// The IGVM file parsed as libigvm does and checked against what QEMU's loader does for
+    /// the platform the definition runs as (the IGVM module's validator).
+    static func igvmProblems(_ d: VMDefinition, objects: [QOMObject], version: QEMUVersion) -> [ConfigProblem] {
+        guard case .igvm(let path) = d.boot else { return [] }
+        func problem(_ level: Problem.Level, _ message: String) -> ConfigProblem {
+            ConfigProblem(file: d.file, key: "igvm.file", message: message, level: level,
+                          object: LaunchPlan.IDs.igvm, property: "file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return [problem(.qemu, "\(JSONQuoted(path)) cannot be read")]
+        }
+        let file: IGVMFile
+        do {
+            file = try IGVMFile(bytes: [UInt8](data))
+        } catch {
+            return [problem(.qemu, "QEMU's IGVM loader (libigvm) rejects \(JSONQuoted(path)): \(error)")]
+        }
+        var platform = IGVMPlatformType.native
+        var policy: UInt64?
+        for object in objects where object.id == d.confidential?.id {
+            switch object {
+            case .sevSnpGuest(let snp):
+                platform = .sevSNP
+                policy = snp.effectivePolicy.rawValue
+            case .sevGuest(let sev):
+                platform = sev.effectivePolicy.contains(.encryptedState) ? .sevES : .sev
+                policy = UInt64(sev.effectivePolicy.rawValue)
+            default:
+                break
+            }
+        }
+        let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: d.qemu.cpus, expectedPolicy: policy)
+        // The version rules are reported once, by versionProblems, whether or not the file exists.
+        return validator.validate(file).filter { $0.code != "qemu-version" }.map { p in
+            let at = p.offset.map { " (offset 0x\(String($0, radix: 16)))" } ?? ""
+            // The policy and the ID block are checked by the SEV firmware at launch, and a VMSA
+            // count off the vCPU count breaks the launch digest; the rest QEMU's loader refuses.
+            let level: Problem.Level = p.level == .warning ? .warning
+                : (p.code.contains("policy") || p.code.hasPrefix("id-block") || p.code == "vmsa-count" ? .launch : .qemu)
+            return problem(level, "\(platform.name) on QEMU \(version): \(p.code): \(p.message)\(at)")
+        }
     }
 
     /// The config key that set what a model problem is about, so messages point into the file.
@@ -107,13 +160,13 @@ public enum ConfigValidation {
 
     /// What the targeted QEMU version lacks (REFERENCE.md: igvm-cfg >= 10.1, native IGVM >= 10.2,
     /// sev-snp-guest >= 9.1; `nocc` only in a fork).
-    static func versionProblems(_ d: VMDefinition, version: String?) -> [ConfigProblem] {
+    static func versionProblems(_ d: VMDefinition, version: QEMUVersion?) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         if d.confidential?.type == .nocc {
             problems.append(ConfigProblem(file: d.file, key: "confidential.type",
                 message: "nocc exists only in a QEMU fork, not upstream QEMU: the binary must be probed for it", level: .warning))
         }
-        guard let version, let v = QEMUVersion(version) else { return problems }
+        guard let v = version else { return problems }
         func needs(_ key: String, _ what: String, _ minimum: QEMUVersion) {
             if v < minimum {
                 problems.append(ConfigProblem(file: d.file, key: key,
@@ -121,35 +174,10 @@ public enum ConfigValidation {
             }
         }
         if case .igvm = d.boot {
-            needs("igvm", "igvm-cfg", QEMUVersion(10, 1))
-            if d.confidential == nil { needs("igvm", "a native (non-confidential) IGVM guest", QEMUVersion(10, 2)) }
+            needs("igvm", "igvm-cfg", QEMUVersion.igvmSupport)
+            if d.confidential == nil { needs("igvm", "a native (non-confidential) IGVM guest", QEMUVersion.nativeIGVM) }
         }
-        if d.confidential?.type == .sevSNPGuest { needs("confidential.type", "sev-snp-guest", QEMUVersion(9, 1)) }
+        if d.confidential?.type == .sevSNPGuest { needs("confidential.type", "sev-snp-guest", QEMUVersion(major: 9, minor: 1)) }
         return problems
     }
-}
-
-/// A QEMU version, compared numerically.
-public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var major: Int, minor: Int, micro: Int
-
-    public init(_ major: Int, _ minor: Int, _ micro: Int = 0) {
-        (self.major, self.minor, self.micro) = (major, minor, micro)
-    }
-
-    /// Parses `10.2` or `10.2.2`.
-    public init?(_ text: String) {
-        let fields = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard (2...3).contains(fields.count),
-              fields.allSatisfy({ !$0.isEmpty && $0.count <= 6 && $0.utf8.allSatisfy { $0 >= 0x30 && $0 <= 0x39 } })
-        else { return nil }
-        let n = fields.map { Int($0)! }
-        self.init(n[0], n[1], n.count == 3 ? n[2] : 0)
-    }
-
-    public static func < (a: QEMUVersion, b: QEMUVersion) -> Bool {
-        (a.major, a.minor, a.micro) < (b.major, b.minor, b.micro)
-    }
-
-    public var description: String { "\(major).\(minor).\(micro)" }
 }

@@ -26,6 +26,6 @@ extension QEMULaunch {
         self.init(
             name: name ?? definition.name, binary: plan.binary, arguments: plan.arguments,
             requirements: HostRequirements(accelerator: plan.accel, confidentialType: definition.confidential?.type.rawValue),
-            firmware: firmware, definitionSource: definition.file)
+            firmware: firmware, definitionSource: StateDirectory.absolute(definition.file))
     }
 }

@@ -127,8 +127,13 @@ public actor Supervisor: SupervisorControl {
             let termination = await exit.wait(timeout: 10) ?? .signaled(SIGKILL)
             return failStart(termination: termination, why: "cannot talk to QEMU's monitor: \(message)")
         }
+        // Subscribe first, so that no event of the run is missed (events from before the
+        // negotiation completed are kept by the client).
+        let subscription = session.events(bufferSize: 4096)
         monitor = session
         state.qemuVersion = session.greeting.versionString
+        for early in session.eventsBeforeReady { await handle(early) }
+        let pump = Task { await self.pumpEvents(from: subscription) }
         if controlServer == nil {
             do {
                 controlServer = try await startControlServer(greeting: session.greeting)
@@ -137,10 +142,6 @@ public actor Supervisor: SupervisorControl {
             }
         }
         readiness?.send("qmp", ["qemu-version": .string(session.greeting.versionString)])
-        // Subscribe before `cont`, so that no event of the run is missed.
-        let subscription = session.events(bufferSize: 4096)
-        for early in session.eventsBeforeReady { await handle(early) }
-        let pump = Task { await self.pumpEvents(from: subscription) }
 
         if launch.startPaused {
             setPhase(.paused)

@@ -8,7 +8,7 @@ import JSON
 /// (`--lock-fd 3 --readiness-fd 4`); run by hand it takes the lock itself.
 public enum SupervisorEntry {
     public static func run(name: String, stateDirectory: StateDirectory, lockDescriptor: Int32? = nil, readinessDescriptor: Int32? = nil,
-                           policy: any VMEventPolicy = DefaultEventPolicy()) async -> Int32 {
+                           policy: (any VMEventPolicy)? = nil) async -> Int32 {
         umask(0o077)  // every file and socket the supervisor makes is private to the owner
         signal(SIGPIPE, SIG_IGN)
         let paths: VMPaths
@@ -39,7 +39,7 @@ public enum SupervisorEntry {
             return 2
         }
         do {
-            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy, lock: lock, readiness: readiness)
+            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? VMEventPolicies.policy(for: launch, paths: paths), lock: lock, readiness: readiness)
             return await supervisor.run()
         } catch {
             readiness?.send("error", ["error": .string(error.description)])

@@ -11,7 +11,7 @@ struct DescribedHost: HostFacts {
 }
 
 @Suite("Lifecycle host checks")
-struct HostCheckTests {
+struct LifecycleHostCheckTests {
     static let snpHost = DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: ["/sys/module/kvm_amd/parameters/sev_snp": "Y"])
 
     @Test("an SNP host passes the SNP checks")
