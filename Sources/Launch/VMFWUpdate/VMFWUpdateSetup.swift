@@ -1,4 +1,5 @@
 import Foundation
+import IGVM
 import JSON
 
 /// Everything the reset policy and the vmfwupdate flow need about one VM, derived from its
@@ -14,6 +15,8 @@ public struct VMFWUpdateSetup: Sendable {
     public let mailboxGPA: UInt64?
     public let offer: VMFWUpdateOffer
     public let memory: GuestMemoryMap
+    /// The IGVM check when IGVM images are offered.
+    public let imageCheck: IGVMImageCheck?
 
     /// The setup for `definition`, or nil when the VM needs neither the interface nor the
     /// relaunch-on-reset policy (an ordinary guest without `[vmfwupdate] enabled`).
@@ -31,8 +34,19 @@ public struct VMFWUpdateSetup: Sendable {
         case .igvm, .none:
             break
         }
-        // IGVM images are not offered until the IGVM check is wired in (docs/vmfwupdate.md).
-        offer = VMFWUpdateOffer(formats: romSize > 0 ? [.platformROM] : [], firmwareROMSize: romSize)
+        // IGVM images only where the config names a QEMU with an IGVM loader (`qemu.version`
+        // ≥ 10.1): QEMU 10.0 has no igvm-cfg, so the relaunch would fail.
+        var formats: Set<FirmwareImageFormat> = romSize > 0 ? [.platformROM] : []
+        let version = definition.qemu.version.flatMap(QEMUVersion.init)
+        if let version, version >= QEMUVersion.igvmSupport {
+            formats.insert(.igvm)
+            let target = ConfigValidation.igvmTarget(definition, objects: basePlan.objects)
+            imageCheck = IGVMImageCheck(platform: target.platform, qemuVersion: version, vcpus: definition.qemu.cpus,
+                                        expectedPolicy: target.policy)
+        } else {
+            imageCheck = nil
+        }
+        offer = VMFWUpdateOffer(formats: formats, firmwareROMSize: romSize)
         if definition.vmfwupdate.enabled, let gpa = definition.vmfwupdate.mailbox {
             guard let range = GuestPhysicalRange(start: gpa, length: UInt64(VMFWUpdateMailbox.length)),
                   memory.containsRAM(range)
@@ -64,7 +78,7 @@ public struct VMFWUpdateSetup: Sendable {
     /// A new flow for a `start` (the provider's firmware).
     public func makeFlow() -> FirmwareUpdateFlow {
         FirmwareUpdateFlow(canResetInPlace: Self.canResetInPlace(definition), interfaceEnabled: mailboxGPA != nil,
-                           validator: FirmwareUpdateRequestValidator(offer: offer, memory: memory))
+                           validator: FirmwareUpdateRequestValidator(offer: offer, memory: memory), imageChecker: imageCheck)
     }
 
     /// Writes the interface's read-only fw-cfg files (whole) and returns them for the plan.
