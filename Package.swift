@@ -47,12 +47,16 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),  // SHA-256 of guest-supplied firmware
         ]),
         .executableTarget(name: "igvm-mgr", dependencies: [
             "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // Benchmark (not a test): `swift run -c release igvm-mgr-bench`, see bench/.
+        .executableTarget(name: "igvm-mgr-bench", dependencies: ["QMP", "JSON"], path: "bench/igvm-mgr-bench"),
 
         // Shared helpers for the test targets: locating QEMU and the built CLI, temp dirs.
         .target(name: "TestSupport", dependencies: ["JSON"], path: "Tests/TestSupport"),
@@ -65,7 +69,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "TestSupport"]),
+        .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "TestSupport"]),
     ]

@@ -7,6 +7,11 @@ struct IGVMManager: AsyncParsableCommand {
         commandName: "igvm-mgr",
         abstract: "Manage QEMU confidential virtual machines (SEV, SEV-ES, SEV-SNP, IGVM).",
         subcommands: [
+            StartCommand.self, StopCommand.self, DestroyCommand.self,
+            ListCommand.self, StatusCommand.self, EventsCommand.self, LogsCommand.self,
+            CleanupCommand.self, SuperviseCommand.self,
+            QMPShellCommand.self,
+            CapsCommand.self,
             ArgsCommand.self,
             ValidateCommand.self,
             ObjectCommands.self,

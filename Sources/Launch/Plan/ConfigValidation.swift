@@ -72,20 +72,7 @@ public enum ConfigValidation {
         } catch {
             return [problem(.qemu, "QEMU's IGVM loader (libigvm) rejects \(JSONQuoted(path)): \(error)")]
         }
-        var platform = IGVMPlatformType.native
-        var policy: UInt64?
-        for object in objects where object.id == d.confidential?.id {
-            switch object {
-            case .sevSnpGuest(let snp):
-                platform = .sevSNP
-                policy = snp.effectivePolicy.rawValue
-            case .sevGuest(let sev):
-                platform = sev.effectivePolicy.contains(.encryptedState) ? .sevES : .sev
-                policy = UInt64(sev.effectivePolicy.rawValue)
-            default:
-                break
-            }
-        }
+        let (platform, policy) = igvmTarget(d, objects: objects)
         let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: d.qemu.cpus, expectedPolicy: policy)
         // The version rules are reported once, by versionProblems, whether or not the file exists.
         return validator.validate(file).filter { $0.code != "qemu-version" }.map { p in
@@ -96,6 +83,21 @@ public enum ConfigValidation {
                 : (p.code.contains("policy") || p.code.hasPrefix("id-block") || p.code == "vmsa-count" ? .launch : .qemu)
             return problem(level, "\(platform.name) on QEMU \(version): \(p.code): \(p.message)\(at)")
         }
+    }
+
+    /// The IGVM platform a definition runs as and the policy its confidential object sets.
+    static func igvmTarget(_ d: VMDefinition, objects: [QOMObject]) -> (platform: IGVMPlatformType, policy: UInt64?) {
+        for object in objects where object.id == d.confidential?.id {
+            switch object {
+            case .sevSnpGuest(let snp):
+                return (.sevSNP, snp.effectivePolicy.rawValue)
+            case .sevGuest(let sev):
+                return (sev.effectivePolicy.contains(.encryptedState) ? .sevES : .sev, UInt64(sev.effectivePolicy.rawValue))
+            default:
+                break
+            }
+        }
+        return (.native, nil)
     }
 
     /// The config key that set what a model problem is about, so messages point into the file.

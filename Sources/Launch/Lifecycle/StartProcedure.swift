@@ -1,0 +1,158 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import JSON
+import NIOPosix
+
+/// How long `start` waits.
+public enum StartWait: String, Sendable, CaseIterable {
+    /// Until the guest runs (after `cont`; or paused, for `--paused` launches).
+    case running
+    /// Until QEMU's monitor answered and the control socket is up.
+    case qmp
+    /// Until QEMU has been spawned.
+    case none
+}
+
+/// What `start` reports.
+public struct StartResult: Sendable, Equatable {
+    public var name: String
+    public var qemuPID: Int32?
+    public var supervisorPID: Int32
+    /// The milestone reached (`spawned`, `qmp`, `ready`).
+    public var milestone: String
+    public var phase: String?
+    public var stateFolder: String
+
+    public var json: JSON {
+        ["name": .string(name), "pid": qemuPID.map { JSON(Int($0)) } ?? .null, "supervisor-pid": JSON(Int(supervisorPID)),
+         "milestone": .string(milestone), "phase": phase.map(JSON.string) ?? .null, "state-folder": .string(stateFolder)]
+    }
+}
+
+/// `start`: takes the VM's lock, writes the plan, spawns the supervisor detached (new session,
+/// stdio to its log) handing it the lock and a readiness pipe, and waits on that pipe.
+public struct StartProcedure: Sendable {
+    public var stateDirectory: StateDirectory
+    /// The `igvm-mgr` executable that runs `supervise`.
+    public var supervisorExecutable: String
+    public var host: any HostFacts = LiveHostFacts()
+
+    public init(stateDirectory: StateDirectory, supervisorExecutable: String) {
+        self.stateDirectory = stateDirectory
+        self.supervisorExecutable = supervisorExecutable
+    }
+
+    /// Starts `launch`; `definitionText` is the resolved definition kept in the state folder.
+    public func start(_ launch: QEMULaunch, definitionText: String?, wait: StartWait = .running, timeout: Double = 30) async throws(LifecycleError) -> StartResult {
+        try launch.validate()
+        let paths = try stateDirectory.vm(launch.name)
+        // Refuse before anything is spawned or written: the host cannot run it.
+        try HostChecks.check(launch.requirements, on: host)
+        _ = try ProcessSpawner.resolve(launch.binary)
+        do {
+            try stateDirectory.create()
+            try StateDirectory.makeFolder(paths.folder, mode: 0o700)
+        } catch { throw LifecycleError(error) }
+
+        let lock: VMLock
+        do {
+            guard let acquired = try VMLock.tryAcquire(paths.lock) else {
+                let pid = (try? VMState.read(paths.state))?.supervisor?.pid
+                throw LifecycleError.busy("VM \(launch.name) is already running or starting" + (pid.map { " (supervisor pid \($0))" } ?? ""))
+            }
+            lock = acquired
+        } catch let error as LifecycleError { throw error } catch { throw .failed("\(error)") }
+        defer { lock.release() }
+
+        if let previous = try? VMState.read(paths.state), let qemu = previous.qemu, qemu.isAlive {
+            throw .busy("VM \(launch.name) has a QEMU still running without its supervisor (pid \(qemu.pid)): stop it with `igvm-mgr stop \(launch.name)` or `igvm-mgr cleanup`")
+        }
+        do {
+            if let definitionText { try AtomicFile.write(definitionText, to: paths.definition) }
+            try AtomicFile.write((try? launch.json.encoded(pretty: true)) ?? "{}", to: paths.plan)
+        } catch { throw LifecycleError(error) }
+        var initial = (try? VMState.read(paths.state)) ?? nil ?? VMState(name: launch.name, phase: .starting)
+        initial.phase = .starting
+        initial.error = nil
+        initial.qemu = nil
+        initial.supervisor = nil
+        initial.definitionSource = launch.definitionSource
+        try initial.write(paths.state)
+
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0, fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC) == 0 else { throw LifecycleError(SystemError("cannot create a pipe", "")) }
+        defer { close(pipeFDs[0]) }
+        var request = SpawnRequest(
+            executable: supervisorExecutable, arguments: [
+                "supervise", launch.name, "--state-dir", stateDirectory.path,
+                "--lock-fd", String(SupervisorDescriptors.lock), "--readiness-fd", String(SupervisorDescriptors.readiness),
+            ],
+            logPath: paths.supervisorLog)
+        request.newSession = true
+        request.inheritedDescriptors = [(lock.descriptor, SupervisorDescriptors.lock), (pipeFDs[1], ReadinessChannel.supervisorDescriptor)]
+        let supervisorPID: Int32
+        do {
+            supervisorPID = try ProcessSpawner.spawn(request)
+        } catch {
+            close(pipeFDs[1])
+            throw error
+        }
+        close(pipeFDs[1])
+        lock.release()  // the supervisor holds the same lock now
+
+        // The wait blocks in poll(2): keep it off Swift's cooperative threads.
+        let readFD = pipeFDs[0]
+        let outcome: Result<StartResult, LifecycleError>
+        do {
+            outcome = try await NIOThreadPool.singleton.runIfActive {
+                Result { () throws(LifecycleError) in
+                    try awaitReadiness(fd: readFD, paths: paths, supervisorPID: supervisorPID, wait: wait, timeout: timeout)
+                }
+            }
+        } catch {
+            throw .failed("cannot wait for the supervisor: \(error)")
+        }
+        return try outcome.get()
+    }
+
+    private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Double) throws(LifecycleError) -> StartResult {
+        var reader = ReadinessReader(fd: fd)
+        let deadline = Timestamp.monotonic() + timeout
+        var result = StartResult(name: paths.name, qemuPID: nil, supervisorPID: supervisorPID, milestone: "started", phase: nil, stateFolder: paths.folder)
+        while true {
+            switch reader.next(deadline: deadline) {
+            case .record(let record):
+                let milestone = record["milestone"]?.stringValue ?? ""
+                if let pid = record["qemu-pid"]?.intValue { result.qemuPID = Int32(pid) }
+                if let phase = record["phase"]?.stringValue { result.phase = phase }
+                result.milestone = milestone
+                switch milestone {
+                case "error":
+                    let lines = record["qemu-output"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                    throw .startFailed("VM \(paths.name) failed to start: \(record["error"]?.stringValue ?? "unknown error")", details: lines)
+                case "spawned" where wait == .none, "qmp" where wait == .qmp, "ready":
+                    return result
+                default:
+                    continue
+                }
+            case .endOfFile:
+                // The supervisor died without a word: state.json and its log say why.
+                let state = try? VMState.read(paths.state)
+                let why = state?.error ?? "the supervisor exited before the VM was ready (see \(paths.supervisorLog))"
+                throw .startFailed("VM \(paths.name) failed to start: \(why)", details: state?.lastExit?.outputTail ?? [])
+            case .timedOut:
+                throw .timedOut(
+                    "VM \(paths.name) did not reach \(wait == .qmp ? "QMP" : "running") within \(timeout) s (it may still be starting: see `igvm-mgr status \(paths.name)`)")
+            }
+        }
+    }
+}
+
+/// Descriptor numbers `start` hands the supervisor.
+public enum SupervisorDescriptors {
+    /// The VM's locked lock file.
+    public static let lock: Int32 = 3
+    /// The write end of the readiness pipe.
+    public static let readiness: Int32 = ReadinessChannel.supervisorDescriptor
+}

@@ -1,0 +1,31 @@
+extension QEMULaunch {
+    /// The launch of a loaded VM definition (`name` overrides the definition's), through the
+    /// config's launch plan. The supervisor supplies the monitor and `-S` itself.
+    public init(definition: VMDefinition, name: String?) throws(LifecycleError) {
+        let plan: LaunchPlan
+        do {
+            plan = try LaunchPlan(definition: definition, qmpSocket: nil)
+        } catch {
+            throw .invalidInput(error.problems.map(\.description).joined(separator: "\n"))
+        }
+        self.init(plan: plan, definition: definition, name: name)
+    }
+
+    /// The launch of `plan` (e.g. one the vmfwupdate flow changed) for `definition`.
+    public init(plan: LaunchPlan, definition: VMDefinition, name: String? = nil) {
+        var plan = plan
+        plan.qmpSocket = nil       // the supervisor hands QEMU a listening descriptor instead
+        plan.startPaused = false   // the supervisor adds -S and decides about `cont`
+        let firmware: String?
+        switch definition.boot {
+        case .none: firmware = nil
+        case .bios(let path): firmware = plan.bios ?? path
+        case .pflash(let code, _): firmware = code
+        case .igvm(let file): firmware = file
+        }
+        self.init(
+            name: name ?? definition.name, binary: plan.binary, arguments: plan.arguments,
+            requirements: HostRequirements(accelerator: plan.accel, confidentialType: definition.confidential?.type.rawValue),
+            firmware: firmware, definitionSource: StateDirectory.absolute(definition.file))
+    }
+}

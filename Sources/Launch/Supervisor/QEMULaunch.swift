@@ -1,0 +1,82 @@
+import JSON
+
+/// Everything the supervisor needs to launch one QEMU run: the binary, the exact arguments
+/// from the launch plan, and what the host checks and `state.json` need to know.
+///
+/// The supervisor adds only its own monitor (`-S` and a QMP chardev on an inherited listening
+/// socket); everything else comes from here. The reset flows (vmfwupdate) relaunch by changing
+/// a copy of this value — e.g. swapping the firmware arguments — and asking the supervisor
+/// to launch it (`SupervisorControl.relaunch`).
+public struct QEMULaunch: Sendable, Equatable {
+    public var name: String
+    /// `qemu-system-x86_64` (looked up on PATH) or an absolute path.
+    public var binary: String
+    /// QEMU's arguments after argv[0], without `-S`, `-qmp`, `-daemonize`.
+    public var arguments: [String]
+    public var requirements: HostRequirements
+    /// The firmware in use (for `state.json` and `status`): a `-bios` image or an IGVM file.
+    public var firmware: String?
+    /// The definition file this launch came from (for `list` and `status`).
+    public var definitionSource: String?
+    /// Keep the guest's CPUs stopped after start-up (no `cont`).
+    public var startPaused: Bool
+
+    public init(name: String, binary: String, arguments: [String], requirements: HostRequirements = .init(accelerator: nil, confidentialType: nil),
+                firmware: String? = nil, definitionSource: String? = nil, startPaused: Bool = false) {
+        self.name = name
+        self.binary = binary
+        self.arguments = arguments
+        self.requirements = requirements
+        self.firmware = firmware
+        self.definitionSource = definitionSource
+        self.startPaused = startPaused
+    }
+
+    /// The chardev id of the supervisor's monitor; plans must not use it.
+    public static let monitorChardevID = "igvm-mgr-qmp"
+    /// The descriptor number QEMU finds the QMP listening socket on.
+    public static let monitorDescriptor: Int32 = 3
+
+    /// Options the supervisor owns; a plan that carries them is refused.
+    static let reservedOptions: Set<String> = ["-daemonize", "-qmp", "-qmp-pretty", "-S", "-pidfile", "-runas"]
+
+    /// Checks the arguments before anything is spawned.
+    public func validate() throws(LifecycleError) {
+        for argument in arguments where Self.reservedOptions.contains(argument) || Self.reservedOptions.contains("-" + argument) {
+            throw .invalidInput("the launch plan of \(name) uses \(argument), which the supervisor manages itself")
+        }
+        if arguments.contains(where: { $0.contains("id=\(Self.monitorChardevID)") }) {
+            throw .invalidInput("the launch plan of \(name) uses the chardev id \(Self.monitorChardevID), reserved for the supervisor")
+        }
+    }
+
+    /// The exact argv QEMU is started with.
+    public var argv: [String] {
+        [binary] + arguments + [
+            "-S",
+            "-chardev", "socket,id=\(Self.monitorChardevID),fd=\(Self.monitorDescriptor),server=on,wait=off",
+            "-mon", "chardev=\(Self.monitorChardevID),mode=control",
+        ]
+    }
+
+    public var json: JSON {
+        var o: JSONObject = ["name": .string(name), "binary": .string(binary), "arguments": .array(arguments.map(JSON.string))]
+        o["accelerator"] = requirements.accelerator.map(JSON.string) ?? .null
+        o["confidential-type"] = requirements.confidentialType.map(JSON.string) ?? .null
+        o["firmware"] = firmware.map(JSON.string) ?? .null
+        o["definition-source"] = definitionSource.map(JSON.string) ?? .null
+        o["start-paused"] = .bool(startPaused)
+        return .object(o)
+    }
+
+    public init(json: JSON) throws(LifecycleError) {
+        guard let name = json["name"]?.stringValue, let binary = json["binary"]?.stringValue,
+              let arguments = json["arguments"]?.arrayValue?.compactMap(\.stringValue)
+        else { throw .failed("the launch plan lacks name, binary or arguments") }
+        self.init(
+            name: name, binary: binary, arguments: arguments,
+            requirements: HostRequirements(accelerator: json["accelerator"]?.stringValue, confidentialType: json["confidential-type"]?.stringValue),
+            firmware: json["firmware"]?.stringValue, definitionSource: json["definition-source"]?.stringValue,
+            startPaused: json["start-paused"]?.boolValue ?? false)
+    }
+}

@@ -1,0 +1,55 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import JSON
+
+/// `igvm-mgr supervise NAME`: the supervisor process's entry point. Normally started by `start`
+/// with the VM's locked lock file and the readiness pipe on descriptors it names
+/// (`--lock-fd 3 --readiness-fd 4`); run by hand it takes the lock itself.
+public enum SupervisorEntry {
+    public static func run(name: String, stateDirectory: StateDirectory, lockDescriptor: Int32? = nil, readinessDescriptor: Int32? = nil,
+                           policy: (any VMEventPolicy)? = nil) async -> Int32 {
+        umask(0o077)  // every file and socket the supervisor makes is private to the owner
+        signal(SIGPIPE, SIG_IGN)
+        let paths: VMPaths
+        do { paths = try stateDirectory.vm(name) } catch {
+            report("\(error)")
+            return 2
+        }
+        let lock: VMLock
+        if let lockDescriptor, fcntl(lockDescriptor, F_GETFD) >= 0 {
+            lock = VMLock.adopt(descriptor: lockDescriptor)
+        } else {
+            guard let acquired = try? VMLock.tryAcquire(paths.lock) else {
+                report("VM \(name) is locked by another supervisor or start")
+                return 2
+            }
+            lock = acquired
+        }
+        let readiness = readinessDescriptor.flatMap { fcntl($0, F_GETFD) >= 0 ? ReadinessChannel(descriptor: $0) : nil }
+        let launch: QEMULaunch
+        do {
+            guard let bytes = try FileDescriptorIO.readFile(paths.plan) else {
+                throw LifecycleError.notFound("no launch plan at \(paths.plan)")
+            }
+            launch = try QEMULaunch(json: try JSON.decode(bytes: bytes))
+        } catch {
+            readiness?.send("error", ["error": .string("cannot read the launch plan: \(error)")])
+            report("cannot read the launch plan: \(error)")
+            return 2
+        }
+        do {
+            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? VMEventPolicies.policy(for: launch, paths: paths), lock: lock, readiness: readiness)
+            return await supervisor.run()
+        } catch {
+            readiness?.send("error", ["error": .string(error.description)])
+            report(error.description)
+            return 2
+        }
+    }
+
+    private static func report(_ message: String) {
+        let line = "igvm-mgr supervise: \(message)\n"
+        try? FileDescriptorIO.writeAll(2, Array(line.utf8), subject: "stderr")
+    }
+}

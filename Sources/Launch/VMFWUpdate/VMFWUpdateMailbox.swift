@@ -1,0 +1,139 @@
+/// The vmfwupdate interface values, bit for bit as in seed 004's March 2025 redesign
+/// ("format bits, used by both 'capabilities' and 'control'").
+public struct VMFWUpdateBits: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt64
+    public init(rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// capabilities: the VMM can resize x86 firmware memory (we never offer it: the ROM size is
+    /// the provider firmware's).
+    public static let x86Resize = VMFWUpdateBits(rawValue: 1 << 0)
+    /// control: the guest disabled the interface; a reset is then an ordinary reset.
+    public static let disable = VMFWUpdateBits(rawValue: 1 << 0)
+    /// format: the image is an IGVM file.
+    public static let formatIGVM = VMFWUpdateBits(rawValue: 1 << 32)
+    /// format: the image is a platform ROM (x86: mapped so that it ends at 4 GiB, like `-bios`).
+    public static let formatPlatformROM = VMFWUpdateBits(rawValue: 1 << 33)
+
+    /// Every format bit this version of the interface defines.
+    public static let allFormats: VMFWUpdateBits = [.formatIGVM, .formatPlatformROM]
+}
+
+/// The firmware image formats of the interface.
+public enum FirmwareImageFormat: String, Sendable, Hashable, CaseIterable {
+    case platformROM = "platform-rom"
+    case igvm = "igvm"
+
+    /// The format's bit in `capabilities` and `control`.
+    public var bit: VMFWUpdateBits {
+        switch self {
+        case .platformROM: .formatPlatformROM
+        case .igvm: .formatIGVM
+        }
+    }
+}
+
+/// The guest-memory mailbox (layout version 1, docs/vmfwupdate.md): the seed's struct behind a
+/// magic, a version and a length, all little-endian.
+///
+/// The guest owns this memory; the manager only reads it (QMP has `pmemsave` but no way to
+/// write guest memory), so the read-only fields are echoes of the fw-cfg files and are never
+/// trusted: validation uses the manager's own values.
+public struct VMFWUpdateMailbox: Sendable, Hashable {
+    /// "IGVMFWUP" as bytes at offset 0.
+    public static let magic: [UInt8] = Array("IGVMFWUP".utf8)
+    /// The layout version this code writes and understands.
+    public static let version: UInt32 = 1
+    /// Bytes in layout version 1.
+    public static let length = 72
+
+    public var capabilities: VMFWUpdateBits
+    public var control: VMFWUpdateBits
+    public var firmwareROMSize: UInt64
+    public var imageAddress: UInt64
+    public var imageSize: UInt64
+    public var opaqueAddress: UInt64
+    public var opaqueSize: UInt64
+
+    public init(
+        capabilities: VMFWUpdateBits = [], control: VMFWUpdateBits = [], firmwareROMSize: UInt64 = 0,
+        imageAddress: UInt64 = 0, imageSize: UInt64 = 0, opaqueAddress: UInt64 = 0, opaqueSize: UInt64 = 0
+    ) {
+        self.capabilities = capabilities
+        self.control = control
+        self.firmwareROMSize = firmwareROMSize
+        self.imageAddress = imageAddress
+        self.imageSize = imageSize
+        self.opaqueAddress = opaqueAddress
+        self.opaqueSize = opaqueSize
+    }
+
+    // Field offsets of layout version 1.
+    enum Offset {
+        static let magic = 0, version = 8, length = 12, capabilities = 16, control = 24
+        static let firmwareROMSize = 32, imageAddress = 40, imageSize = 48
+        static let opaqueAddress = 56, opaqueSize = 64
+    }
+
+    /// The mailbox as the guest lays it out in memory.
+    public func encoded() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.length)
+        bytes.replaceSubrange(0..<8, with: Self.magic)
+        bytes.storeLittleEndian(UInt64(Self.version), width: 4, at: Offset.version)
+        bytes.storeLittleEndian(UInt64(Self.length), width: 4, at: Offset.length)
+        bytes.storeLittleEndian(capabilities.rawValue, width: 8, at: Offset.capabilities)
+        bytes.storeLittleEndian(control.rawValue, width: 8, at: Offset.control)
+        bytes.storeLittleEndian(firmwareROMSize, width: 8, at: Offset.firmwareROMSize)
+        bytes.storeLittleEndian(imageAddress, width: 8, at: Offset.imageAddress)
+        bytes.storeLittleEndian(imageSize, width: 8, at: Offset.imageSize)
+        bytes.storeLittleEndian(opaqueAddress, width: 8, at: Offset.opaqueAddress)
+        bytes.storeLittleEndian(opaqueSize, width: 8, at: Offset.opaqueSize)
+        return bytes
+    }
+
+    /// What a read of the mailbox memory holds.
+    public enum Contents: Sendable, Hashable {
+        /// No magic: the guest never wrote a mailbox (an ordinary reset).
+        case absent
+        /// The magic with a layout this code cannot read: a request it must reject.
+        case unreadable(reason: String)
+        case mailbox(VMFWUpdateMailbox)
+    }
+
+    /// Decodes the mailbox from guest memory (at least `length` bytes from the mailbox GPA).
+    public static func decode(_ bytes: [UInt8]) -> Contents {
+        guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { return .absent }
+        guard bytes.count >= length else {
+            return .unreadable(reason: "mailbox is \(bytes.count) bytes, layout 1 needs \(length)")
+        }
+        let version = UInt32(bytes.loadLittleEndian(width: 4, at: Offset.version))
+        guard version == Self.version else {
+            return .unreadable(reason: "mailbox layout version \(version) is not supported (this manager reads version \(Self.version))")
+        }
+        let declaredLength = bytes.loadLittleEndian(width: 4, at: Offset.length)
+        guard declaredLength == UInt64(length) else {
+            return .unreadable(reason: "mailbox length field is \(declaredLength), layout 1 is \(length) bytes")
+        }
+        return .mailbox(VMFWUpdateMailbox(
+            capabilities: VMFWUpdateBits(rawValue: bytes.loadLittleEndian(width: 8, at: Offset.capabilities)),
+            control: VMFWUpdateBits(rawValue: bytes.loadLittleEndian(width: 8, at: Offset.control)),
+            firmwareROMSize: bytes.loadLittleEndian(width: 8, at: Offset.firmwareROMSize),
+            imageAddress: bytes.loadLittleEndian(width: 8, at: Offset.imageAddress),
+            imageSize: bytes.loadLittleEndian(width: 8, at: Offset.imageSize),
+            opaqueAddress: bytes.loadLittleEndian(width: 8, at: Offset.opaqueAddress),
+            opaqueSize: bytes.loadLittleEndian(width: 8, at: Offset.opaqueSize)))
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Writes the low `width` bytes of `value`, least significant first.
+    mutating func storeLittleEndian(_ value: UInt64, width: Int, at offset: Int) {
+        for i in 0..<width { self[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
+    }
+
+    /// Reads `width` bytes, least significant first.
+    func loadLittleEndian(width: Int, at offset: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for i in 0..<width { value |= UInt64(self[offset + i]) << (8 * UInt64(i)) }
+        return value
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import JSON
+import Launch
+
+/// `igvm-mgr cleanup`.
+struct CleanupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Settle VMs whose processes are gone: record lost runs, stop QEMUs left without a supervisor, remove stale sockets and pid files.",
+        discussion: """
+            VMs whose supervisor runs are left alone. Each action is reported on one line.
+
+            \(LifecycleHelp.exitCodes)
+            """)
+
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var state: StateDirectoryOption
+
+    func run() async throws {
+        let actions = await Lifecycle(stateDirectory: try state.resolve()).cleanup()
+        if json {
+            Output.json(.array(actions.map(\.json)))
+        } else if actions.isEmpty {
+            Output.line("nothing to clean up")
+        } else {
+            for action in actions { Output.line("\(action.name): \(action.action)") }
+        }
+    }
+}
+
+extension SuperviseCommand {
+    /// The reset/vmfwupdate policy when the VM's definition asks for it, else the default.
+    func eventPolicy(_ directory: StateDirectory) -> any VMEventPolicy {
+        guard let paths = try? directory.vm(name),
+              let bytes = try? FileDescriptorIO.readFile(paths.plan),
+              let launch = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
+              let setup = try? VMFWUpdateSetup.load(for: launch, paths: paths)
+        else { return DefaultEventPolicy() }
+        return FirmwareUpdateEventPolicy(setup: setup)
+    }
+}
+
+/// `igvm-mgr supervise NAME`: the supervisor process (started by `start`).
+struct SuperviseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "supervise",
+        abstract: "Run a VM's supervisor in the foreground (normally started by `start`).",
+        discussion: """
+            Reads STATE_DIR/NAME/plan.json, launches QEMU as its child, serves the control socket \
+            and records how QEMU ended. Exit status: 0 QEMU ended because it was asked to (stop, \
+            guest power-off); 1 QEMU ended unexpectedly (crash, signal); 2 the launch failed.
+            """)
+
+    @Argument(help: "The VM name.") var name: String
+    @Option(help: ArgumentHelp("The inherited descriptor holding the VM's lock (set by `start`).", visibility: .hidden)) var lockFd: Int32?
+    @Option(help: ArgumentHelp("The inherited readiness pipe (set by `start`).", visibility: .hidden)) var readinessFd: Int32?
+    @OptionGroup var state: StateDirectoryOption
+
+    func run() async throws {
+        let directory = try state.resolve()
+        let status = await SupervisorEntry.run(
+            name: name, stateDirectory: directory, lockDescriptor: lockFd, readinessDescriptor: readinessFd,
+            policy: eventPolicy(directory))
+        if status != 0 { throw ExitCode(status) }
+    }
+}

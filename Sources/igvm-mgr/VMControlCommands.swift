@@ -1,0 +1,133 @@
+import ArgumentParser
+import JSON
+import Launch
+
+/// `igvm-mgr start CONFIG`: launch a VM under its own supervisor.
+struct StartCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start a VM from its definition under a per-VM supervisor.",
+        discussion: """
+            Checks the host first (e.g. sev-snp-guest needs /dev/sev and kvm_amd's sev_snp = Y), then \
+            starts `igvm-mgr supervise NAME` detached, which launches QEMU with -S, connects QMP and \
+            sends `cont`. Returns when the VM runs (--wait running), its monitor answers (--wait qmp) \
+            or QEMU has been spawned (--wait none), printing the VM's name and QEMU's pid. If QEMU \
+            fails during start-up, its own error lines are printed.
+
+            \(LifecycleHelp.exitCodes)
+            """)
+
+    @Argument(help: "The VM definition (TOML).") var config: String
+    @Option(help: "The VM name (default: the definition's `name`).") var name: String?
+    @Option(help: "What to wait for: running, qmp or none.") var wait: StartWait = .running
+    @Option(help: "Seconds to wait.") var timeout: Double = 30
+    @Flag(help: "Leave the guest's CPUs stopped (no `cont`).") var paused = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var state: StateDirectoryOption
+
+    func run() async throws {
+        let directory = try state.resolve()
+        let definition: VMDefinition
+        do {
+            definition = try VMDefinition.load(path: config)
+        } catch {
+            for problem in error.problems { Output.error(problem.description) }
+            throw error.kind == .unreadable ? ExitStatus.usage : ExitStatus.failure
+        }
+        let problems = ConfigValidation.validate(definition).filter(\.level.isError)
+        guard problems.isEmpty else {
+            for problem in problems { Output.error(problem.description) }
+            throw ExitStatus.failure
+        }
+        do {
+            var launch = try QEMULaunch(definition: definition, name: name)
+            // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
+            // policy and the interface's fw-cfg files.
+            if let setup = try VMFWUpdateSetup(definition: definition, name: name, paths: directory.vm(launch.name)) {
+                try directory.create()
+                launch = try setup.launch(booting: .provider, number: 1)
+            }
+            launch.startPaused = paused
+            let text = (try? FileDescriptorIO.readFile(config)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
+            let result = try await StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
+                .start(launch, definitionText: text, wait: wait, timeout: timeout)
+            if json {
+                Output.json(result.json)
+            } else {
+                Output.line("\(result.name) \(result.phase ?? result.milestone) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
+            }
+        } catch {
+            throw failure(error)
+        }
+    }
+}
+
+extension StartWait: ExpressibleByArgument {}
+extension StopMode: ExpressibleByArgument {}
+
+/// `igvm-mgr stop NAME`.
+struct StopCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stop",
+        abstract: "Stop a VM: ACPI powerdown, then quit, then SIGTERM, then SIGKILL.",
+        discussion: """
+            Each step waits for QEMU to exit before the next: --timeout seconds after the ACPI \
+            powerdown (or after `quit` with --mode quit), 5 s after quit and SIGTERM. A guest \
+            halted or started paused, or one without ACPI, never powers down: the escalation \
+            ends it. Prints which step ended it. --force goes straight to SIGKILL. Works also \
+            when the VM's supervisor is gone (QEMU's own monitor and pid are used).
+
+            \(LifecycleHelp.exitCodes)
+            """)
+
+    @Argument(help: "The VM name.") var name: String
+    @Option(help: "The first step: acpi or quit.") var mode: StopMode = .acpi
+    @Option(help: "Seconds to wait after the first step.") var timeout: Double = 30
+    @Flag(help: "Skip to SIGKILL.") var force = false
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var state: StateDirectoryOption
+
+    func run() async throws {
+        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
+        do {
+            let report = try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout)
+            if json { Output.json(report.json) } else { Output.line(StopText.describe(report, verb: "stopped")) }
+        } catch {
+            throw failure(error)
+        }
+    }
+}
+
+/// `igvm-mgr destroy NAME`.
+struct DestroyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "Kill a VM at once (SIGKILL) if it runs and remove its state folder.",
+        discussion: LifecycleHelp.exitCodes)
+
+    @Argument(help: "The VM name.") var name: String
+    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var state: StateDirectoryOption
+
+    func run() async throws {
+        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
+        do {
+            let report = try await lifecycle.destroy(name)
+            if json { Output.json(report.json) } else { Output.line(StopText.describe(report, verb: "destroyed")) }
+        } catch {
+            throw failure(error)
+        }
+    }
+}
+
+enum StopText {
+    static func describe(_ report: Lifecycle.StopReport, verb: String) -> String {
+        guard let outcome = report.outcome else {
+            return "\(report.name) was not running" + (report.removed ? "; state removed" : "")
+        }
+        var text = "\(report.name) \(verb): ended by \(outcome.step.rawValue)"
+        if outcome.attempted.count > 1 { text += " (tried \(outcome.attempted.joined(separator: ", ")))" }
+        if let exit = report.exit { text += "; QEMU \(exit.termination)" }
+        return text
+    }
+}

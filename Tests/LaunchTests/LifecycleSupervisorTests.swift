@@ -1,0 +1,244 @@
+import Foundation
+import JSON
+import QMP
+import Testing
+import TestSupport
+
+@testable import Launch
+
+/// End to end with real QEMU under TCG: `StartProcedure` spawns `igvm-mgr supervise`, which
+/// launches QEMU; `Lifecycle` talks to it through the control socket.
+@Suite("Lifecycle supervisor (real QEMU)")
+struct LifecycleSupervisorTests {
+    @Test("start → running → query-status through the control socket → stop (quit after a refused ACPI) → stopped")
+    func startStatusStop() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("vm1"))
+        #expect(result.phase == "running")
+        let qemuPID = try #require(result.qemuPID)
+        #expect(kill(qemuPID, 0) == 0)
+
+        let status = try await sandbox.lifecycle.status("vm1")
+        #expect(status.observation.phase == "running")
+        #expect(status.qmpStatus?["status"]?.stringValue == "running")
+        #expect(status.observation.state?.qemuVersion?.hasPrefix("10.") == true)
+
+        let reply = try await sandbox.lifecycle.qmp("vm1", command: "query-status", arguments: nil)
+        #expect(reply["running"] == true)
+        let ours = try await sandbox.lifecycle.qmp("vm1", command: "x-igvm-mgr-status", arguments: nil)
+        #expect(ours["phase"]?.stringValue == "running")
+        #expect(ours["qemu"]?["pid"]?.intValue == Int(qemuPID))
+
+        await #expect {
+            try await sandbox.lifecycle.qmp("vm1", command: "x-igvm-mgr-stop", arguments: ["mode": "gently"])
+        } throws: { error in
+            (error as? QMPCommandError)?.errorClass == "GenericError" && "\(error)".contains("'mode' must be one of acpi, quit, force")
+        }
+        await #expect {
+            try await sandbox.lifecycle.qmp("vm1", command: "no-such-command", arguments: nil)
+        } throws: { error in
+            (error as? QMPCommandError)?.errorClass == "CommandNotFound"
+        }
+
+        // SeaBIOS with nothing to boot has no OS to honour ACPI: the escalation must go on to quit.
+        let stop = try await sandbox.lifecycle.stop("vm1", mode: .acpi, timeout: 1)
+        #expect(stop.outcome?.step == .quit)
+        #expect(stop.outcome?.attempted == ["acpi", "quit"])
+        #expect(stop.exit?.termination == .exited(0))
+        #expect(stop.exit?.stopStep == "quit")
+
+        let listed = VMObservation.observeAll(in: sandbox.directory)
+        #expect(listed.map(\.name) == ["vm1"])
+        #expect(listed.first?.phase == "stopped")
+        #expect(try sandbox.waitForSupervisorExit("vm1"))
+        #expect(kill(qemuPID, 0) != 0)
+        let events = EventLog.read(try sandbox.paths("vm1").eventLog).compactMap { $0["event"]?.stringValue }
+        #expect(events.contains("SHUTDOWN"))
+        #expect(events.contains("STOP_STEP"))
+    }
+
+    @Test("stop --mode quit ends with quit; a paused (-S) guest stays paused until then")
+    func stopQuitPaused() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("p1", paused: true))
+        #expect(result.phase == "paused")
+        let status = try await sandbox.lifecycle.qmp("p1", command: "query-status", arguments: nil)
+        #expect(status["status"]?.stringValue == "prelaunch")
+        let stop = try await sandbox.lifecycle.stop("p1", mode: .quit, timeout: 5)
+        #expect(stop.outcome?.step == .quit)
+        #expect(try sandbox.state("p1")?.phase == .stopped)
+    }
+
+    @Test("a second start of a running VM fails cleanly, naming the supervisor")
+    func secondStart() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let first = try await sandbox.start(try sandbox.launch("twice"))
+        await #expect {
+            try await sandbox.start(try sandbox.launch("twice"))
+        } throws: { error in
+            guard case LifecycleError.busy(let message) = error else { return false }
+            return message.contains("already running") && message.contains("\(first.supervisorPID)")
+        }
+        // The first one is untouched.
+        #expect(try await sandbox.lifecycle.status("twice").observation.phase == "running")
+    }
+
+    @Test("kill -9 of QEMU is noticed and recorded with its exit status")
+    func qemuKilled() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("k9"))
+        kill(try #require(result.qemuPID), SIGKILL)
+        #expect(try sandbox.waitForSupervisorExit("k9"))
+        let state = try #require(try sandbox.state("k9"))
+        #expect(state.phase == .crashed)
+        #expect(state.lastExit?.termination == .signaled(9))
+        #expect(state.lastExit?.reason == "unexpected")
+        let status = try await sandbox.lifecycle.status("k9")
+        #expect(status.observation.phase == "crashed")
+        #expect(status.observation.explanation?.contains("signal 9") == true)
+    }
+
+    @Test("kill -9 of the supervisor leaves an orphaned QEMU that status explains and cleanup stops")
+    func supervisorKilled() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("orph"))
+        kill(result.supervisorPID, SIGKILL)
+        #expect(try sandbox.waitForSupervisorExit("orph"))
+
+        let status = try await sandbox.lifecycle.status("orph")
+        #expect(status.observation.phase == "orphaned")
+        #expect(status.observation.explanation?.contains("still runs") == true)
+        // QEMU's own monitor is reachable once the dead supervisor's connection is gone.
+        #expect(status.qmpStatus?["status"]?.stringValue == "running")
+
+        let actions = await sandbox.lifecycle.cleanup()
+        #expect(actions.map(\.name) == ["orph"])
+        let qemuPID = try #require(result.qemuPID)
+        #expect(kill(qemuPID, 0) != 0 || ProcessIdentity.of(pid: qemuPID)?.isAlive == false)
+        let after = try await sandbox.lifecycle.status("orph")
+        #expect(after.observation.phase == "stopped")
+        #expect(after.observation.state?.lastExit?.reason == "cleanup-supervisor-lost")
+        #expect(after.observation.state?.lastExit?.stopStep == "quit")
+        #expect(await sandbox.lifecycle.cleanup().isEmpty)
+    }
+
+    @Test("with its supervisor gone, stop reaches QEMU through its own monitor and records the step")
+    func stopOrphan() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("os"))
+        kill(result.supervisorPID, SIGKILL)
+        #expect(try sandbox.waitForSupervisorExit("os"))
+        let stop = try await sandbox.lifecycle.stop("os", mode: .quit, timeout: 5)
+        #expect(stop.outcome?.step == .quit)
+        #expect(stop.exit?.reason == "stop")
+        #expect(stop.exit?.termination == .unknown)
+        #expect(try await sandbox.lifecycle.status("os").observation.phase == "stopped")
+    }
+
+    @Test("supervisor and QEMU both killed: list says lost, cleanup records it")
+    func bothKilled() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("lost"))
+        kill(result.supervisorPID, SIGKILL)
+        #expect(try sandbox.waitForSupervisorExit("lost"))
+        let qemu = try #require(try sandbox.state("lost")?.qemu)
+        kill(qemu.pid, SIGKILL)
+        while qemu.isAlive { usleep(5_000) }
+        let listed = VMObservation.observeAll(in: sandbox.directory)
+        #expect(listed.first?.phase == "lost")
+        #expect(listed.first?.explanation?.contains("both gone") == true)
+        let actions = await sandbox.lifecycle.cleanup()
+        #expect(actions.first?.action.contains("were both gone") == true)
+        let state = try #require(try sandbox.state("lost"))
+        #expect(state.phase == .crashed)
+        #expect(state.lastExit?.reason == "supervisor-lost")
+        #expect(!FileManager.default.fileExists(atPath: try sandbox.paths("lost").controlSocket))
+    }
+
+    @Test("a QEMU that rejects its options fails start with QEMU's own message")
+    func qemuRejects() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let started = Date()
+        await #expect {
+            try await sandbox.start(try sandbox.launch("bad", extra: ["-object", "memory-backend-ram,id=m0,size=64M,bogus-property=1"]), timeout: 20)
+        } throws: { error in
+            guard case LifecycleError.startFailed(let message, let details) = error else { return false }
+            return message.contains("exited during start-up") && details.contains { $0.contains("bogus-property") && $0.contains("qemu-system") }
+        }
+        #expect(Date().timeIntervalSince(started) < 20)
+        let state = try #require(try sandbox.state("bad"))
+        #expect(state.phase == .failed)
+        #expect(state.lastExit?.reason == "start-failed")
+    }
+
+    @Test("an SEV-SNP launch on a host without /dev/sev fails before QEMU is spawned, naming what is missing")
+    func snpRefusedEarly() async throws {
+        let missing = HostChecks.problems(for: .init(accelerator: "kvm", confidentialType: "sev-snp-guest"))
+        try #require(!missing.isEmpty, "this host can run SEV-SNP; the refusal cannot be shown here")
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        var launch = try sandbox.launch("snp", confidentialType: "sev-snp-guest")
+        launch.requirements.accelerator = "kvm"
+        await #expect {
+            try await sandbox.start(launch)
+        } throws: { error in
+            guard case LifecycleError.hostUnsupported(let message) = error else { return false }
+            return missing.allSatisfy { message.contains($0) } && message.contains("/dev/sev")
+        }
+        #expect(!FileManager.default.fileExists(atPath: try sandbox.paths("snp").qemuLog))
+    }
+
+    @Test("state directory and VM folder are 0700, sockets 0600; destroy removes the VM")
+    func permissionsAndDestroy() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        _ = try await sandbox.start(try sandbox.launch("perm"))
+        let paths = try sandbox.paths("perm")
+        func mode(_ path: String) throws -> Int { try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! Int }
+        #expect(try mode(sandbox.directory.path) == 0o700)
+        #expect(try mode(paths.folder) == 0o700)
+        #expect(try mode(paths.qmpSocket) == 0o600)
+        #expect(try mode(paths.controlSocket) == 0o600)
+        #expect(try mode(paths.state) == 0o600)
+        let destroyed = try await sandbox.lifecycle.destroy("perm")
+        #expect(destroyed.outcome?.step == .sigkill)
+        #expect(destroyed.removed)
+        #expect(!FileManager.default.fileExists(atPath: paths.folder))
+        #expect(VMObservation.observeAll(in: sandbox.directory).isEmpty)
+    }
+
+    @Test("Python qemu.qmp negotiates on the control socket and runs query-status and x-igvm-mgr-status")
+    func pythonClient() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        _ = try await sandbox.start(try sandbox.launch("py"))
+        let script = """
+            import asyncio, json, sys
+            from qemu.qmp import QMPClient
+            async def main():
+                qmp = QMPClient('igvm-mgr-test')
+                await qmp.connect(sys.argv[1])
+                status = await qmp.execute('query-status')
+                ours = await qmp.execute('x-igvm-mgr-status')
+                events = await qmp.execute('x-igvm-mgr-events', {'tail': 3})
+                await qmp.disconnect()
+                print(json.dumps({'status': status, 'phase': ours['phase'], 'events': len(events)}))
+            asyncio.run(main())
+            """
+        // python3 from PATH: the one `scripts/setup` pip-installed qemu.qmp into.
+        let run = try TestProcess.run(try ProcessSpawner.resolve("python3"), ["-c", script, try sandbox.paths("py").controlSocket])
+        #expect(run.status == 0, "\(run.stderr)")
+        let reply = try JSON.decode(run.stdout)
+        #expect(reply["status"]?["status"]?.stringValue == "running")
+        #expect(reply["phase"]?.stringValue == "running")
+        #expect(reply["events"]?.intValue == 3)
+    }
+}

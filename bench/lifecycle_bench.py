@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Lifecycle benchmark (not a test): start N VMs (TCG, -S, 64 MiB) until each is QMP-ready,
+then stop them all — with igvm-mgr (a supervisor per VM, started in parallel) and with the
+peer, a plain loop of `qemu-system-x86_64 -daemonize` plus waiting for the QMP sockets.
+
+Prints both times, their ratio and the supervisors' RSS. Goal: <= 1.3x the bare loop and
+<= 15 MiB RSS per supervisor.
+
+    swift build -c release --product igvm-mgr
+    python3 bench/lifecycle_bench.py [--count 50] [--igvm-mgr .build/release/igvm-mgr]
+
+Every process is spawned from an argv list (no shell).
+"""
+import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time
+
+GUEST = ["-machine", "q35", "-accel", "tcg", "-m", "64M", "-nodefaults", "-no-user-config", "-display", "none"]
+
+
+def qmp_ready(path, timeout=60.0):
+    """Connects, reads the greeting and negotiates: the VM's monitor answers."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(path)
+            f = s.makefile("rw")
+            json.loads(f.readline())
+            f.write('{"execute": "qmp_capabilities"}\n'); f.flush()
+            reply = json.loads(f.readline())
+            assert "return" in reply, reply
+            return s, f
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.001)
+
+
+def wait_gone(pid, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.002)
+
+
+def bare(qemu, n, folder):
+    t0 = time.monotonic()
+    for i in range(n):
+        subprocess.run([qemu, *GUEST, "-S", "-qmp", f"unix:{folder}/b{i}.sock,server=on,wait=off",
+                        "-daemonize", "-pidfile", f"{folder}/b{i}.pid"], check=True)
+    monitors = [qmp_ready(f"{folder}/b{i}.sock") for i in range(n)]
+    t1 = time.monotonic()
+    pids = [int(open(f"{folder}/b{i}.pid").read()) for i in range(n)]
+    for s, f in monitors:
+        f.write('{"execute": "quit"}\n'); f.flush()
+    for pid in pids:
+        wait_gone(pid)
+    for s, f in monitors:
+        s.close()
+    return t1 - t0, time.monotonic() - t1
+
+
+def rss_kib(pid):
+    values = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                values[key] = int(rest.split()[0])
+    # PSS shares the pages of the binary and its libraries among the processes mapping them.
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                values["Pss"] = int(line.split()[1])
+    return values
+
+
+def supervised(igvm, qemu, n, folder):
+    state = f"{folder}/s"
+    config = f"{folder}/bench.toml"
+    with open(config, "w") as f:
+        f.write(f'name = "bench"\n[qemu]\nbinary = "{qemu}"\nmachine = "q35"\naccel = "tcg"\nmemory = "64M"\n')
+    base = ["--state-dir", state]
+    t0 = time.monotonic()
+    starts = [subprocess.Popen([igvm, "start", config, "--name", f"vm{i}", "--paused", "--json", *base],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(n)]
+    results = [p.communicate() + (p.returncode,) for p in starts]
+    t1 = time.monotonic()
+    failed = [r for r in results if r[2] != 0]
+    if failed:
+        sys.exit(f"igvm-mgr start failed: {failed[0][1].decode()}")
+    supervisors = [json.loads(r[0])["supervisor-pid"] for r in results]
+    rss = [rss_kib(pid) for pid in supervisors]
+    stops = [subprocess.Popen([igvm, "stop", f"vm{i}", "--mode", "quit", *base], stdout=subprocess.DEVNULL)
+             for i in range(n)]
+    for p in stops:
+        p.wait()
+    for pid in supervisors:
+        wait_gone(pid)
+    return t1 - t0, time.monotonic() - t1, rss
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=50)
+    parser.add_argument("--igvm-mgr", default=".build/release/igvm-mgr")
+    parser.add_argument("--qemu", default=shutil.which("qemu-system-x86_64"))
+    args = parser.parse_args()
+    folder = tempfile.mkdtemp(prefix="imb-", dir="/tmp")
+    try:
+        b_start, b_stop = bare(args.qemu, args.count, folder)
+        s_start, s_stop, rss = supervised(os.path.abspath(args.igvm_mgr), args.qemu, args.count, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    b_total, s_total = b_start + b_stop, s_start + s_stop
+    mean = lambda key: sum(r[key] for r in rss) / len(rss) / 1024
+    print(f"{args.count} VMs (TCG, -S, 64 MiB), QEMU {args.qemu}")
+    print(f"bare loop (-daemonize + QMP ready): start {b_start:.2f} s, stop {b_stop:.2f} s, total {b_total:.2f} s")
+    print(f"igvm-mgr (parallel starts):         start {s_start:.2f} s, stop {s_stop:.2f} s, total {s_total:.2f} s")
+    print(f"ratio igvm-mgr / bare: start {s_start / b_start:.2f}x, total {s_total / b_total:.2f}x (goal <= 1.3x)")
+    print(f"supervisor RSS: mean {mean('VmRSS'):.1f} MiB (anon {mean('RssAnon'):.1f} MiB, file {mean('RssFile'):.1f} MiB), "
+          f"max {max(r['VmRSS'] for r in rss) / 1024:.1f} MiB (goal <= 15 MiB); PSS mean {mean('Pss'):.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+; Stage 1 of the igvm-mgr vmfwupdate test firmware: the "provider" platform ROM (64 KiB,
+; -bios), entered at the reset vector in real mode.
+;
+; First boot (RAM boot counter = 1): print the stage-1 marker, build the stage-2 image in RAM
+; (a full 64 KiB platform ROM: zeros plus the assembled stage-2 top from stage2.bin), put an
+; opaque blob beside it, write an update request into the mailbox whose guest-physical address
+; the manager passes in the fw-cfg file opt/org.igvm-mgr/vmfwupdate/mailbox-gpa (layout:
+; docs/vmfwupdate.md), and reset through the ICH9 reset control register (port 0xcf9).
+; Later boots (RAM kept by an in-place reset): print the marker with the count and power off,
+; so an ordinary reboot shows up as "stage1 boot 2" and ends the run.
+;
+; Variants (nasm -D): VARIANT_DISABLED sets control.DISABLE beside a valid request;
+; VARIANT_BAD_SIZE asks for 48 KiB (not a multiple of 64 KiB); VARIANT_BAD_ADDRESS points the
+; image at 2 GiB, beyond the test VM's RAM. VARIANT_NO_REQUEST leaves fw_image_addr at 0.
+bits 16
+%include "definitions.inc"
+org 0                           ; CS base is 0xFFFF0000 at reset: offsets are ROM offsets
+
+; Scratch for the fw-cfg values, in RAM below the stack (the ROM is read-only).
+%define mailbox_gpa   0x6010
+%define capabilities  0x6018
+%define rom_size      0x6020
+%define BOOT_MAGIC_ADDR   0x6000
+%define BOOT_COUNT_ADDR   0x6004
+%define BOOT_MAGIC        0x31544f42    ; "BOT1"
+%define IMAGE_SEGMENT     0x1000        ; the stage-2 image at GPA 0x10000 (64 KiB)
+%define IMAGE_ADDR        0x10000
+%define IMAGE_SIZE        0x10000
+%define OPAQUE_ADDR       0x8000
+
+%define STAGE2_LENGTH 0x400
+%define MAILBOX_VERSION   1
+%define MAILBOX_LENGTH    72
+%define FORMAT_PLATFORM_ROM_HIGH 2      ; bit 33 of control, in its high dword
+%define CTL_DISABLE       1
+
+stage1_start:
+    enter_real_mode_environment
+    cmp dword [BOOT_MAGIC_ADDR], BOOT_MAGIC
+    je .counted_before
+    mov dword [BOOT_MAGIC_ADDR], BOOT_MAGIC
+    mov word [BOOT_COUNT_ADDR], 0
+.counted_before:
+    inc word [BOOT_COUNT_ADDR]
+    mov si, marker
+    call print_cs
+    mov al, [BOOT_COUNT_ADDR]
+    add al, '0'
+    call putc
+    mov al, 10
+    call putc
+    cmp word [BOOT_COUNT_ADDR], 1
+    jne poweroff
+
+    ; The mailbox address and the read-only values, from the manager's fw-cfg files.
+    mov si, mailbox_name
+    call fwcfg_find
+    jc .no_mailbox
+    mov di, mailbox_gpa
+    mov cx, 8
+    call fwcfg_read
+    mov si, capabilities_name
+    call fwcfg_find
+    jc .no_mailbox
+    mov di, capabilities
+    mov cx, 8
+    call fwcfg_read
+    mov si, rom_size_name
+    call fwcfg_find
+    jc .no_mailbox
+    mov di, rom_size
+    mov cx, 8
+    call fwcfg_read
+
+    ; The stage-2 image: a 64 KiB platform ROM at IMAGE_ADDR, zeros below its assembled top.
+    mov ax, IMAGE_SEGMENT
+    mov es, ax
+    xor di, di
+    xor ax, ax
+    mov cx, IMAGE_SIZE / 2
+    rep stosw
+    mov di, IMAGE_SIZE - STAGE2_LENGTH
+    mov si, stage2_top
+    mov cx, STAGE2_LENGTH
+.copy_stage2:
+    mov al, [cs:si]
+    stosb
+    inc si
+    loop .copy_stage2
+
+    ; The opaque blob for stage 2.
+    xor ax, ax
+    mov es, ax
+    mov di, OPAQUE_ADDR
+    mov si, opaque
+    mov cx, OPAQUE_LENGTH
+.copy_opaque:
+    mov al, [cs:si]
+    stosb
+    inc si
+    loop .copy_opaque
+
+    ; The request. Real mode reaches the first MiB: ES:DI = mailbox_gpa as segment:offset.
+    mov eax, [mailbox_gpa]
+    cmp dword [mailbox_gpa + 4], 0
+    jne .no_mailbox
+    cmp eax, 0x100000 - MAILBOX_LENGTH
+    ja .no_mailbox
+    mov di, ax
+    and di, 0xf
+    shr eax, 4
+    mov es, ax
+    mov si, di
+    mov dword [es:di + 0],  'IGVM'
+    mov dword [es:di + 4],  'FWUP'
+    mov dword [es:di + 8],  MAILBOX_VERSION
+    mov dword [es:di + 12], MAILBOX_LENGTH
+    mov eax, [capabilities]
+    mov [es:di + 16], eax
+    mov eax, [capabilities + 4]
+    mov [es:di + 20], eax
+%ifdef VARIANT_DISABLED
+    mov dword [es:di + 24], CTL_DISABLE
+%else
+    mov dword [es:di + 24], 0
+%endif
+    mov dword [es:di + 28], FORMAT_PLATFORM_ROM_HIGH
+    mov eax, [rom_size]
+    mov [es:di + 32], eax
+    mov eax, [rom_size + 4]
+    mov [es:di + 36], eax
+%ifdef VARIANT_NO_REQUEST
+    mov dword [es:di + 40], 0
+%elifdef VARIANT_BAD_ADDRESS
+    mov dword [es:di + 40], 0x80000000
+%else
+    mov dword [es:di + 40], IMAGE_ADDR
+%endif
+    mov dword [es:di + 44], 0
+%ifdef VARIANT_BAD_SIZE
+    mov dword [es:di + 48], 0xc000
+%else
+    mov dword [es:di + 48], IMAGE_SIZE
+%endif
+    mov dword [es:di + 52], 0
+    mov dword [es:di + 56], OPAQUE_ADDR
+    mov dword [es:di + 60], 0
+    mov dword [es:di + 64], OPAQUE_LENGTH
+    mov dword [es:di + 68], 0
+
+    mov si, resetting
+    call print_cs
+    mov dx, 0xcf9               ; ICH9 reset control: SYS_RST | RST_CPU = full reset
+    mov al, 0x02
+    out dx, al
+    mov al, 0x06
+    out dx, al
+.wait_for_reset:
+    hlt
+    jmp .wait_for_reset
+
+.no_mailbox:
+    mov si, no_mailbox
+    call print_cs
+    jmp poweroff
+
+%include "routines.inc"
+
+
+marker:            db "igvm-mgr-test: stage1 boot ", 0
+resetting:         db "igvm-mgr-test: stage1 requested update, resetting", 10, 0
+no_mailbox:        db "igvm-mgr-test: stage1 found no usable mailbox", 10, 0
+mailbox_name:      db "opt/org.igvm-mgr/vmfwupdate/mailbox-gpa", 0
+capabilities_name: db "opt/org.igvm-mgr/vmfwupdate/capabilities", 0
+rom_size_name:     db "opt/org.igvm-mgr/vmfwupdate/fw-rom-size", 0
+opaque:            db "handed-over-by-stage1"
+OPAQUE_LENGTH      equ $ - opaque
+
+stage2_top:
+    incbin "stage2.bin"
+%if ($ - stage2_top) != STAGE2_LENGTH
+    %error "stage2.bin must be exactly STAGE2_LENGTH bytes"
+%endif
+
+    times 0xfff0 - ($ - $$) db 0
+reset_vector:                   ; CS:IP = F000:FFF0 at reset (linear 0xFFFFFFF0)
+    jmp near stage1_start
+    times 0x10000 - ($ - $$) db 0
