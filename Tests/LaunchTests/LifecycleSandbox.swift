@@ -48,7 +48,8 @@ struct LifecycleSandbox {
     func tearDown() {
         for name in directory.vmNames() {
             if let state = try? state(name) {
-                for identity in [state.qemu, state.supervisor].compactMap({ $0 }) where identity.isAlive {
+                // An in-process supervisor is this test process: never kill that.
+                for identity in [state.qemu, state.supervisor].compactMap({ $0 }) where identity.isAlive && identity.pid != getpid() {
                     kill(identity.pid, SIGKILL)
                 }
             }
