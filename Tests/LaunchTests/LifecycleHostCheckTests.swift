@@ -6,7 +6,9 @@ import Testing
 struct DescribedHost: HostFacts {
     var files: Set<String>
     var parameters: [String: String] = [:]
+    var unopenable: Set<String> = []
     func exists(_ path: String) -> Bool { files.contains(path) || parameters[path] != nil }
+    func canOpenReadWrite(_ path: String) -> Bool { exists(path) && !unopenable.contains(path) }
     func read(_ path: String) -> String? { parameters[path] }
 }
 
@@ -24,6 +26,10 @@ struct LifecycleHostCheckTests {
         (DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: ["/sys/module/kvm_amd/parameters/sev_snp": "N"]), "sev_snp = Y, but it is N"),
         (DescribedHost(files: ["/dev/kvm", "/dev/sev"]), "kvm_amd is not loaded"),
         (DescribedHost(files: ["/dev/sev"], parameters: ["/sys/module/kvm_amd/parameters/sev_snp": "Y"]), "/dev/kvm"),
+        (DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: ["/sys/module/kvm_amd/parameters/sev_snp": "Y"], unopenable: ["/dev/sev"]),
+         "/dev/sev exists but this user cannot open it"),
+        (DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: ["/sys/module/kvm_amd/parameters/sev_snp": "Y"], unopenable: ["/dev/kvm"]),
+         "/dev/kvm exists but this user cannot open it"),
     ])
     func missingPieces(host: DescribedHost, named: String) {
         let problems = HostChecks.problems(for: .init(accelerator: "kvm", confidentialType: "sev-snp-guest"), on: host)

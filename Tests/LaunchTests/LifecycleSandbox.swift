@@ -34,12 +34,13 @@ struct LifecycleSandbox {
     func state(_ name: String) throws -> VMState? { try VMState.read(paths(name).state) }
 
     /// Waits (up to `timeout` s) until the VM's supervisor has exited, i.e. its lock is free.
-    func waitForSupervisorExit(_ name: String, timeout: Double = 20) throws -> Bool {
+    /// (Sleeps with `Task.sleep`: a blocking sleep would starve the other tests' tasks.)
+    func waitForSupervisorExit(_ name: String, timeout: Double = 20) async throws -> Bool {
         let lock = try paths(name).lock
         let deadline = Date().addingTimeInterval(timeout)
         while VMLock.isHeld(lock) {
             if Date() > deadline { return false }
-            usleep(10_000)
+            try await Task.sleep(nanoseconds: 10_000_000)
         }
         return true
     }
@@ -48,7 +49,8 @@ struct LifecycleSandbox {
     func tearDown() {
         for name in directory.vmNames() {
             if let state = try? state(name) {
-                for identity in [state.qemu, state.supervisor].compactMap({ $0 }) where identity.isAlive {
+                // An in-process supervisor is this test process: never kill that.
+                for identity in [state.qemu, state.supervisor].compactMap({ $0 }) where identity.isAlive && identity.pid != getpid() {
                     kill(identity.pid, SIGKILL)
                 }
             }

@@ -51,7 +51,7 @@ struct LifecycleSupervisorTests {
         let listed = VMObservation.observeAll(in: sandbox.directory)
         #expect(listed.map(\.name) == ["vm1"])
         #expect(listed.first?.phase == "stopped")
-        #expect(try sandbox.waitForSupervisorExit("vm1"))
+        #expect(try await sandbox.waitForSupervisorExit("vm1"))
         #expect(kill(qemuPID, 0) != 0)
         let events = EventLog.read(try sandbox.paths("vm1").eventLog).compactMap { $0["event"]?.stringValue }
         #expect(events.contains("SHUTDOWN"))
@@ -92,7 +92,7 @@ struct LifecycleSupervisorTests {
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("k9"))
         kill(try #require(result.qemuPID), SIGKILL)
-        #expect(try sandbox.waitForSupervisorExit("k9"))
+        #expect(try await sandbox.waitForSupervisorExit("k9"))
         let state = try #require(try sandbox.state("k9"))
         #expect(state.phase == .crashed)
         #expect(state.lastExit?.termination == .signaled(9))
@@ -108,7 +108,7 @@ struct LifecycleSupervisorTests {
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("orph"))
         kill(result.supervisorPID, SIGKILL)
-        #expect(try sandbox.waitForSupervisorExit("orph"))
+        #expect(try await sandbox.waitForSupervisorExit("orph"))
 
         let status = try await sandbox.lifecycle.status("orph")
         #expect(status.observation.phase == "orphaned")
@@ -133,7 +133,7 @@ struct LifecycleSupervisorTests {
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("os"))
         kill(result.supervisorPID, SIGKILL)
-        #expect(try sandbox.waitForSupervisorExit("os"))
+        #expect(try await sandbox.waitForSupervisorExit("os"))
         let stop = try await sandbox.lifecycle.stop("os", mode: .quit, timeout: 5)
         #expect(stop.outcome?.step == .quit)
         #expect(stop.exit?.reason == "stop")
@@ -147,10 +147,10 @@ struct LifecycleSupervisorTests {
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("lost"))
         kill(result.supervisorPID, SIGKILL)
-        #expect(try sandbox.waitForSupervisorExit("lost"))
+        #expect(try await sandbox.waitForSupervisorExit("lost"))
         let qemu = try #require(try sandbox.state("lost")?.qemu)
         kill(qemu.pid, SIGKILL)
-        while qemu.isAlive { usleep(5_000) }
+        while qemu.isAlive { try await Task.sleep(nanoseconds: 5_000_000) }
         let listed = VMObservation.observeAll(in: sandbox.directory)
         #expect(listed.first?.phase == "lost")
         #expect(listed.first?.explanation?.contains("both gone") == true)

@@ -18,7 +18,9 @@ struct StateDirectoryTests {
 
     @Test("the state directory and VM folders are created 0700")
     func folderModes() throws {
-        let root = try TestPaths.makeTemporaryDirectory("im").path + "/state/deeper"
+        let scratch = try TestPaths.makeTemporaryDirectory("im-state")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let root = scratch.path + "/state/deeper"
         let directory = StateDirectory(path: root)
         try directory.create()
         let paths = try directory.vm("demo")
@@ -47,7 +49,8 @@ struct StateDirectoryTests {
 
     @Test("state files are replaced whole, mode 0600, leaving no temporary file")
     func atomicWrite() throws {
-        let dir = try TestPaths.makeTemporaryDirectory("im")
+        let dir = try TestPaths.makeTemporaryDirectory("im-state")
+        defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.path + "/state.json"
         try AtomicFile.write("first", to: path)
         try AtomicFile.write("second, longer", to: path)
@@ -59,7 +62,9 @@ struct StateDirectoryTests {
 
     @Test("a held VM lock makes a second acquisition fail until released")
     func lock() throws {
-        let path = try TestPaths.makeTemporaryDirectory("im").path + "/lock"
+        let scratch = try TestPaths.makeTemporaryDirectory("im-state")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let path = scratch.path + "/lock"
         let first = try #require(try VMLock.tryAcquire(path))
         #expect(try VMLock.tryAcquire(path) == nil)
         #expect(VMLock.isHeld(path))
@@ -78,14 +83,18 @@ struct StateDirectoryTests {
         state.confidentialType = "sev-snp-guest"
         state.qemuVersion = "10.0.2"
         state.lastExit = ExitRecord(termination: .signaled(9), reason: "unexpected", outputTail: ["a", "b"], at: "x")
-        let path = try TestPaths.makeTemporaryDirectory("im").path + "/state.json"
+        let scratch = try TestPaths.makeTemporaryDirectory("im-state")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let path = scratch.path + "/state.json"
         try state.write(path)
         #expect(try VMState.read(path) == state)
     }
 
     @Test("the event log keeps whole lines and skips a torn last line")
     func eventLog() throws {
-        let path = try TestPaths.makeTemporaryDirectory("im").path + "/events.jsonl"
+        let scratch = try TestPaths.makeTemporaryDirectory("im-state")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let path = scratch.path + "/events.jsonl"
         let log = try EventLog(path: path)
         log.append(event: "ONE", source: "igvm-mgr")
         log.append(event: "TWO", data: ["x": 1], source: "qemu")

@@ -42,10 +42,3 @@ public struct DefaultEventPolicy: VMEventPolicy {
     }
 }
 
-/// Chooses the event policy a supervisor runs with. The one place the reset flows hook in
-/// (e.g. a vmfwupdate policy when the VM's definition enables it).
-public enum VMEventPolicies {
-    public static func policy(for launch: QEMULaunch, paths: VMPaths) -> any VMEventPolicy {
-        DefaultEventPolicy()
-    }
-}

@@ -24,12 +24,19 @@ public protocol HostFacts: Sendable {
     func exists(_ path: String) -> Bool
     /// The trimmed contents of a small text file (a sysfs parameter), nil when unreadable.
     func read(_ path: String) -> String?
+    /// Whether this process may open the device at `path` read-write.
+    func canOpenReadWrite(_ path: String) -> Bool
+}
+
+extension HostFacts {
+    public func canOpenReadWrite(_ path: String) -> Bool { exists(path) }
 }
 
 /// The real host.
 public struct LiveHostFacts: HostFacts {
     public init() {}
     public func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+    public func canOpenReadWrite(_ path: String) -> Bool { access(path, R_OK | W_OK) == 0 }
     public func read(_ path: String) -> String? {
         guard let bytes = try? FileDescriptorIO.readFile(path) else { return nil }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: " \n\t")
@@ -45,10 +52,14 @@ public enum HostChecks {
         if needsKVM && !host.exists("/dev/kvm") {
             let why = requirements.accelerator == "kvm" ? "accel=kvm" : "\(requirements.confidentialType!) (SEV needs KVM)"
             problems.append("\(why) needs /dev/kvm, which does not exist on this host (is the kvm module loaded?)")
+        } else if needsKVM && !host.canOpenReadWrite("/dev/kvm") {
+            problems.append("/dev/kvm exists but this user cannot open it read-write (add the user to the kvm group)")
         }
         if let type = requirements.confidentialType, isSEV(type) {
             if !host.exists("/dev/sev") {
                 problems.append("\(type) needs /dev/sev (the AMD PSP driver, ccp), which does not exist on this host")
+            } else if !host.canOpenReadWrite("/dev/sev") {
+                problems.append("/dev/sev exists but this user cannot open it read-write")
             }
             let parameter = type == "sev-snp-guest" ? "sev_snp" : (type == "sev-es-guest" ? "sev_es" : "sev")
             let path = "/sys/module/kvm_amd/parameters/\(parameter)"

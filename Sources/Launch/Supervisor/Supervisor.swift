@@ -258,23 +258,20 @@ public actor Supervisor: SupervisorControl {
     // MARK: - Outcomes
 
     private func recordExit(_ termination: ProcessTermination) -> Int32 {
-        let tail = outputTail()
         var reason = "unexpected"
         var phase = VMPhase.crashed
-        if let step = stopOutcome?.step ?? stopInProgress {
-            reason = "stop"
+        let step = stopOutcome?.step ?? stopInProgress
+        if pendingRelaunch != nil {
+            reason = "relaunch"  // ended by the relaunch's own stop steps
             phase = .stopped
-            state.lastExit = ExitRecord(termination: termination, reason: reason, stopStep: step.rawValue, outputTail: tail)
-        } else if pendingRelaunch != nil {
-            reason = "relaunch"
+        } else if step != nil {
+            reason = "stop"
             phase = .stopped
         } else if let shutdown = lastShutdown, termination == .exited(0) {
             reason = shutdown["guest"]?.boolValue == true ? "guest-shutdown" : (shutdown["reason"]?.stringValue ?? "shutdown")
             phase = .stopped
         }
-        if state.lastExit == nil || reason != "stop" {
-            state.lastExit = ExitRecord(termination: termination, reason: reason, stopStep: stopOutcome?.step.rawValue, outputTail: tail)
-        }
+        state.lastExit = ExitRecord(termination: termination, reason: reason, stopStep: step?.rawValue, outputTail: outputTail())
         eventLog.append(event: "QEMU_EXITED", data: state.lastExit!.json, source: "igvm-mgr")
         unlink(paths.qmpSocket)
         unlink(paths.qemuPid)

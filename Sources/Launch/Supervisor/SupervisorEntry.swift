@@ -5,7 +5,8 @@ import JSON
 
 /// `igvm-mgr supervise NAME`: the supervisor process's entry point. Normally started by `start`
 /// with the VM's locked lock file and the readiness pipe on descriptors it names
-/// (`--lock-fd 3 --readiness-fd 4`); run by hand it takes the lock itself.
+/// (`--lock-fd 3 --readiness-fd 4`); run by hand it takes the lock itself. `policy` is the event
+/// policy the `supervise` command chose for the VM (the default policy when nil).
 public enum SupervisorEntry {
     public static func run(name: String, stateDirectory: StateDirectory, lockDescriptor: Int32? = nil, readinessDescriptor: Int32? = nil,
                            policy: (any VMEventPolicy)? = nil) async -> Int32 {
@@ -39,7 +40,7 @@ public enum SupervisorEntry {
             return 2
         }
         do {
-            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? VMEventPolicies.policy(for: launch, paths: paths), lock: lock, readiness: readiness)
+            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? DefaultEventPolicy(), lock: lock, readiness: readiness)
             return await supervisor.run()
         } catch {
             readiness?.send("error", ["error": .string(error.description)])
