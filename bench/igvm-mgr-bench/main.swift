@@ -22,6 +22,8 @@ struct Options {
     /// Measurements alternate in this many rounds, so that load drifting over the run (this
     /// machine is shared) hits every contender alike.
     var rounds = 5
+    /// Only the instant-peer comparison (the clients' own cost; no QEMU, quick).
+    var instantOnly = false
 
     init(_ args: [String]) {
         var i = 0
@@ -34,6 +36,7 @@ struct Options {
             case "--qemu": qemu = value
             case "--python": python = value
             case "--rounds": rounds = max(1, Int(value) ?? rounds)
+            case "--instant-only": instantOnly = true; i -= 1
             default: FileHandle.standardError.write("unknown option \(args[i])\n".data(using: .utf8)!); exit(2)
             }
             i += 2
@@ -65,7 +68,9 @@ func nanoseconds(_ d: Duration) -> Int64 {
 }
 
 /// QEMU with one QMP server socket; every measurement connects to it in turn.
-final class BenchQEMU {
+protocol Peer { var socket: String { get } }
+
+final class BenchQEMU: Peer {
     let process = Process()
     let socket: String
     let directory: String
@@ -91,13 +96,13 @@ final class BenchQEMU {
 
 // MARK: igvm-mgr's client
 
-func connectClient(_ qemu: BenchQEMU) async throws -> QMPClient {
+func connectClient(_ qemu: some Peer) async throws -> QMPClient {
     var configuration = QMPClient.Configuration()
     configuration.waitForSocket = .seconds(30)
     return try await QMPClient.connect(unixSocket: qemu.socket, configuration: configuration)
 }
 
-func clientLatency(_ qemu: BenchQEMU, count: Int) async throws -> Latency {
+func clientLatency(_ qemu: some Peer, count: Int) async throws -> Latency {
     let qmp = try await connectClient(qemu)
     for _ in 0..<500 { _ = try await qmp.execute("query-status") }
     var samples: [Int64] = []
@@ -112,7 +117,7 @@ func clientLatency(_ qemu: BenchQEMU, count: Int) async throws -> Latency {
     return Latency(samples)
 }
 
-func clientThroughput(_ qemu: BenchQEMU, count: Int, inFlight: Int) async throws -> Double {
+func clientThroughput(_ qemu: some Peer, count: Int, inFlight: Int) async throws -> Double {
     let qmp = try await connectClient(qemu)
     for _ in 0..<500 { _ = try await qmp.execute("query-status") }
     let clock = ContinuousClock()
@@ -164,7 +169,7 @@ actor LoopPinned {
     }
 }
 
-func pinnedFigures(_ qemu: BenchQEMU, rtt: Int, count: Int, inFlight: Int) async throws -> (Latency, Double) {
+func pinnedFigures(_ qemu: some Peer, rtt: Int, count: Int, inFlight: Int) async throws -> (Latency, Double) {
     let qmp = try await connectClient(qemu)
     let pinned = LoopPinned(qmp)
     let latency = try await pinned.latency(count: rtt)
@@ -184,7 +189,7 @@ func pinnedFigures(_ qemu: BenchQEMU, rtt: Int, count: Int, inFlight: Int) async
 
 // MARK: raw blocking socket loop (the floor: no framing beyond CRLF, no JSON decoding)
 
-func rawLatency(_ qemu: BenchQEMU, count: Int) throws -> Latency {
+func rawLatency(_ qemu: some Peer, count: Int) throws -> Latency {
     let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)
@@ -234,7 +239,7 @@ func rawLatency(_ qemu: BenchQEMU, count: Int) throws -> Latency {
 
 // MARK: Python qemu.qmp
 
-func pythonFigures(_ qemu: BenchQEMU, options: Options) throws -> (Latency, Double) {
+func pythonFigures(_ qemu: some Peer, options: Options) throws -> (Latency, Double) {
     let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("qemu_qmp_bench.py").path
     let process = Process()
@@ -254,19 +259,117 @@ func pythonFigures(_ qemu: BenchQEMU, options: Options) throws -> (Latency, Doub
     return (Latency(medianNs: median, p99Ns: p99), throughput)
 }
 
+// MARK: an instant peer (isolates the client's own cost from QEMU's)
+
+/// A QMP server that answers every command at once with a fixed query-status reply, on its own
+/// thread with blocking I/O. Against it, the difference between contenders is the clients' own
+/// cost; against QEMU, QEMU's ~150+ µs per command dominates every figure.
+final class InstantPeer: Peer, @unchecked Sendable {
+    let socket: String
+    private let listenFD: Int32
+
+    init() {
+        socket = NSTemporaryDirectory() + "/igvm-mgr-bench-peer-\(getpid()).sock"
+        unlink(socket)
+        listenFD = Glibc.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (i, b) in socket.utf8.enumerated() { raw[i] = b }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        precondition(bound == 0 && listen(listenFD, 4) == 0, "instant peer cannot listen")
+        let fd = listenFD
+        Thread.detachNewThread {
+            while true {
+                let connection = accept(fd, nil, nil)
+                if connection < 0 { return }
+                Self.serve(connection)
+            }
+        }
+    }
+
+    private static func serve(_ fd: Int32) {
+        defer { close(fd) }
+        func send(_ message: JSON) {
+            let bytes = try! QMPFrameEncoder.encode(message)
+            _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+        send(QMPGreeting(major: 10, minor: 0, micro: 2, capabilities: ["oob"]).json)
+        var decoder = QMPFrameDecoder()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let status: JSON = ["status": "prelaunch", "running": false]
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            decoder.append(buffer[0..<n])
+            var replies: [UInt8] = []
+            while let frame = try? decoder.nextFrame(), case .success(let command) = frame.decode() {
+                var reply: JSONObject = ["return": command["execute"] == "qmp_capabilities" ? [:] : status]
+                if let id = command["id"] { reply["id"] = id }
+                replies += try! QMPFrameEncoder.encode(.object(reply))
+            }
+            _ = replies.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        }
+    }
+
+    func stop() {
+        shutdown(listenFD, Int32(SHUT_RDWR))
+        close(listenFD)
+        unlink(socket)
+    }
+}
+
 // MARK: main
 
+func f(_ x: Double) -> String { String(format: "%8.1f", x) }
+func middle(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
+let rttPerRound = options.rtt / options.rounds, tpPerRound = options.throughput / options.rounds
+let perRound = {
+    var o = options
+    o.rtt = rttPerRound
+    o.throughput = tpPerRound
+    return o
+}()
+
+/// Latency against `InstantPeer`: what each client itself costs per round trip.
+@MainActor func instantSection() async throws {
+    let instant = InstantPeer()
+    defer { instant.stop() }
+    var pinned: [Int64] = [], unpinned: [Int64] = [], raw: [Int64] = []
+    var python: [Double] = []
+    var pythonOptions = perRound
+    pythonOptions.throughput = 32
+    for _ in 0..<options.rounds {
+        pinned += try await pinnedFigures(instant, rtt: rttPerRound, count: 32, inFlight: 32).0.samples
+        raw += try rawLatency(instant, count: rttPerRound).samples
+        unpinned += try await clientLatency(instant, count: rttPerRound).samples
+        if !options.instantOnly { python.append(try pythonFigures(instant, options: pythonOptions).0.median) }
+    }
+    print("against an instant in-process peer (the clients' own cost), median / p99 µs")
+    let ip = Latency(pinned), iu = Latency(unpinned), ir = Latency(raw)
+    print("igvm-mgr QMPClient        \(f(ip.median))  \(f(ip.p99))   (on the event loop)")
+    print("  from the global executor \(f(iu.median))  \(f(iu.p99))")
+    print("raw blocking socket loop  \(f(ir.median))  \(f(ir.p99))")
+    if !python.isEmpty { print("Python qemu.qmp           \(f(middle(python)))") }
+    print("")
+}
+
+if options.instantOnly {
+    try await instantSection()
+    exit(0)
+}
+
 let qemu = try BenchQEMU(binary: options.qemu)
 defer { qemu.stop() }
 
 var pinnedSamples: [Int64] = [], unpinnedSamples: [Int64] = [], rawSamples: [Int64] = []
 var pythonMedians: [Double] = [], pythonP99s: [Double] = []
 var pinnedTPs: [Double] = [], unpinnedTPs: [Double] = [], pythonTPs: [Double] = []
-let rttPerRound = options.rtt / options.rounds, tpPerRound = options.throughput / options.rounds
-var perRound = options
-perRound.rtt = rttPerRound
-perRound.throughput = tpPerRound
 for _ in 0..<options.rounds {
     let (pinned, pinnedTP) = try await pinnedFigures(qemu, rtt: rttPerRound, count: tpPerRound, inFlight: options.inFlight)
     pinnedSamples += pinned.samples
@@ -279,13 +382,12 @@ for _ in 0..<options.rounds {
     unpinnedSamples += try await clientLatency(qemu, count: rttPerRound).samples
     unpinnedTPs.append(try await clientThroughput(qemu, count: tpPerRound, inFlight: options.inFlight))
 }
-func middle(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
 let client = Latency(pinnedSamples), unpinned = Latency(unpinnedSamples), raw = Latency(rawSamples)
 // qemu.qmp reports per-round percentiles (its samples stay in Python): the median round's.
 let python = Latency(medianNs: middle(pythonMedians) * 1000, p99Ns: middle(pythonP99s) * 1000)
 let clientTP = middle(pinnedTPs), unpinnedTP = middle(unpinnedTPs), pythonTP = middle(pythonTPs)
 
-func f(_ x: Double) -> String { String(format: "%8.1f", x) }
 print("query-status against \(options.qemu) (-machine none -S, TCG), \(options.rtt) sequential round trips each,")
 print("in \(options.rounds) alternating rounds; throughput: the median round")
 print("                         median µs   p99 µs")
@@ -299,6 +401,7 @@ print("igvm-mgr QMPClient        \(f(clientTP)) commands/s   (workers on the con
 print("  from the global executor \(f(unpinnedTP)) commands/s   (task group, default executor)")
 print("Python qemu.qmp (gather)  \(f(pythonTP)) commands/s")
 print("")
+try await instantSection()
 let vsRaw = client.median / raw.median
 let vsPython = python.median / client.median
 let tpRatio = clientTP / pythonTP
