@@ -59,7 +59,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel", "JSON", "TestSupport"]),
         .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport"]),
-        .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport"]),
+        .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "QMPTests", dependencies: [
             "QMP", "JSON", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -6,6 +6,8 @@ struct IGVMManager: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "igvm-mgr",
         abstract: "Manage QEMU confidential virtual machines (SEV, SEV-ES, SEV-SNP, IGVM).",
-        subcommands: []
+        subcommands: [
+            IDBlockCommand.self,
+        ]
     )
 }
