@@ -8,10 +8,10 @@ struct IDBlockCommand: ParsableCommand {
         commandName: "id-block",
         abstract: "Build and sign an SEV-SNP ID block and ID auth for a launch digest.",
         discussion: """
-            Prints the base64 values of sev-snp-guest's id-block and id-auth properties, and the
-            ID_KEY_DIGEST / AUTHOR_KEY_DIGEST an attestation report of the launch will carry.
-            Keys are PEM ECDSA P-384 private keys (SEC1 or PKCS#8); signatures are ECDSA
-            P-384 with SHA-384, stored little-endian as the SNP ABI requires. The policy must be
+            Prints the base64 values of sev-snp-guest's id-block and id-auth properties, and the \
+            ID_KEY_DIGEST / AUTHOR_KEY_DIGEST an attestation report of the launch will carry. \
+            Keys are PEM ECDSA P-384 private keys (SEC1 or PKCS#8); signatures are ECDSA \
+            P-384 with SHA-384, stored little-endian as the SNP ABI requires. The policy must be \
             the policy the guest is launched with (sev-snp-guest's policy property).
             """)
 
