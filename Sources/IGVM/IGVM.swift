@@ -1,1 +1,0 @@
-// The IGVM module. See docs/architecture.md.
