@@ -15,16 +15,6 @@ enum LittleEndian {
     }
 }
 
-/// The 16 bytes of a GUID written `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`, in the mixed-endian
-/// order EFI and the firmware tables store it (first three groups little-endian).
-func GUIDBytes(_ text: String) -> [UInt8] {
-    let hex = text.filter { $0 != "-" }
-    guard let raw = Hex.decode(String(hex)), raw.count == 16 else {
-        preconditionFailure("malformed GUID literal \(text)")
-    }
-    return Array(raw[0..<4].reversed()) + Array(raw[4..<6].reversed()) + Array(raw[6..<8].reversed()) + Array(raw[8...])
-}
-
 /// Hexadecimal text, as sev-snp-measure prints digests (lower case).
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)

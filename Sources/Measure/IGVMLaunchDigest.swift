@@ -1,6 +1,8 @@
+import IGVM
+
 /// The directives of an IGVM file that matter to an SEV-SNP launch digest, in file order, with
 /// their index among the file's directive headers.
-public enum IGVMMeasuredDirective: Sendable, Equatable {
+enum IGVMMeasuredDirective: Sendable, Equatable {
     /// PAGE_DATA: `data` is the page's file data (≤ 4096 bytes) or nil for a zero page.
     case pageData(gpa: UInt64, mask: UInt32, flags: UInt32, dataType: UInt16, data: [UInt8]?)
     /// PARAMETER_AREA: a zeroed buffer of `size` bytes.
@@ -15,12 +17,35 @@ public enum IGVMMeasuredDirective: Sendable, Equatable {
     case other(type: UInt32)
 
     /// IGVM page-data flags and types (igvm_defs `IgvmPageDataFlags`, `IgvmPageDataType`).
-    public static let flag2MB: UInt32 = 1 << 0
-    public static let flagUnmeasured: UInt32 = 1 << 1
-    public static let dataTypeNormal: UInt16 = 0
-    public static let dataTypeSecrets: UInt16 = 1
-    public static let dataTypeCPUIDData: UInt16 = 2
-    public static let dataTypeCPUIDXF: UInt16 = 3
+    static let flag2MB = IGVMPageDataFlags.is2MBPage.rawValue
+    static let flagUnmeasured = IGVMPageDataFlags.unmeasured.rawValue
+    static let dataTypeNormal = IGVMPageDataType.normal.rawValue
+    static let dataTypeSecrets = IGVMPageDataType.secrets.rawValue
+    static let dataTypeCPUIDData = IGVMPageDataType.cpuidData.rawValue
+    static let dataTypeCPUIDXF = IGVMPageDataType.cpuidXF.rawValue
+
+    /// The directive as QEMU's loader sees it, with its file data resolved.
+    init(_ directive: IGVMDirective, in file: IGVMFile, index: Int) throws(MeasurementError) {
+        switch directive {
+        case .pageData(let p):
+            self = .pageData(
+                gpa: p.gpa, mask: p.compatibilityMask, flags: p.flags.rawValue, dataType: p.dataType.rawValue,
+                data: file.data(of: p).map(Array.init))
+        case .parameterArea(let a):
+            self = .parameterArea(index: a.parameterAreaIndex, size: a.numberOfBytes)
+        case .parameterInsert(let i):
+            self = .parameterInsert(gpa: i.gpa, mask: i.compatibilityMask, areaIndex: i.parameterAreaIndex)
+        case .vpContext(let v):
+            guard let data = file.data(of: v) else {
+                throw .invalid("VP_CONTEXT directive #\(index) has no 4 KiB of context data in the file")
+            }
+            self = .vpContext(gpa: v.gpa, mask: v.compatibilityMask, vpIndex: v.vpIndex, vmsa: Array(data))
+        case .snpIDBlock(let b):
+            self = .snpIDBlock(mask: b.compatibilityMask, launchDigest: b.ld)
+        default:
+            self = .other(type: directive.type.rawValue)
+        }
+    }
 }
 
 /// Whose measurement order to reproduce for an IGVM file.
@@ -51,10 +76,42 @@ public struct IGVMLaunchMeasurement: Sendable, Equatable {
 }
 
 extension LaunchDigest {
+    /// The SEV-SNP launch digest of an IGVM file for its SEV-SNP platform, in QEMU 10.2 + KVM's
+    /// order and in igvmmeasure's file order. `cpus` is the vCPU count QEMU starts (`-smp`;
+    /// default: one per VP_CONTEXT of the platform).
+    ///
+    /// The VMSAs are hashed as the file carries them: KVM rebuilds each VMSA from the register
+    /// state QEMU loads from it, which gives the same page when the file mirrors the values KVM
+    /// forces (EFER.SVME, CR4.MCE, PAT, XCR0, x87/MXCSR defaults), as IGVM builders do.
+    public static func igvm(file: IGVMFile, cpus: Int? = nil) throws(MeasurementError) -> IGVMLaunchMeasurement {
+        guard let platform = file.platform(ofType: .sevSNP) else {
+            let present = file.platforms.map(\.platformType.name).joined(separator: ", ")
+            throw .invalid("the IGVM file has no SEV-SNP platform (it has: \(present.isEmpty ? "none" : present))")
+        }
+        var directives: [IGVMMeasuredDirective] = []
+        directives.reserveCapacity(file.directives.count)
+        for (index, directive) in file.directives.enumerated() {
+            directives.append(try IGVMMeasuredDirective(directive, in: file, index: index))
+        }
+        return try igvm(directives: directives, platformMask: platform.compatibilityMask, cpus: cpus)
+    }
+
+    /// Reads, parses (with libigvm's rules) and measures an IGVM file.
+    public static func igvm(contentsOf path: String, cpus: Int? = nil) throws(MeasurementError) -> IGVMLaunchMeasurement {
+        let bytes = try FileContents.read(path)
+        let file: IGVMFile
+        do {
+            file = try IGVMFile(bytes: bytes)
+        } catch {
+            throw .invalid("\(path): \(error)")
+        }
+        return try igvm(file: file, cpus: cpus)
+    }
+
     /// The SEV-SNP launch digest of IGVM directives for the platform whose compatibility mask
     /// is `platformMask`, in QEMU's order and in file order. `cpus` is the vCPU count QEMU
     /// starts (default: one per VP_CONTEXT of the platform).
-    public static func igvm(
+    static func igvm(
         directives: [IGVMMeasuredDirective], platformMask: UInt32, cpus: Int? = nil
     ) throws(MeasurementError) -> IGVMLaunchMeasurement {
         var qemu = QEMUIGVMMeasurer(platformMask: platformMask)

@@ -1,48 +1,16 @@
 import Crypto
+import IGVM
 
-/// The parts of an OVMF image a launch digest depends on (footer table and SEV metadata),
-/// as sev-snp-measure reads them. The firmware is mapped so that it ends at 4 GiB.
-public struct OVMFMeasurementInput: Sendable {
-    /// A metadata section (`OvmfSevMetadataSectionDesc`): what the PSP or QEMU puts at `gpa`.
-    public struct Section: Sendable, Equatable {
-        public enum Kind: UInt32, Sendable {
-            case snpSecureMemory = 1
-            case snpSecrets = 2
-            case cpuid = 3
-            case svsmCallingArea = 4
-            case snpKernelHashes = 0x10
-        }
-        public var gpa: UInt32
-        public var size: UInt32
-        /// Raw section type; `kind` is nil for a type this tool does not know.
-        public var type: UInt32
-        public var kind: Kind? { Kind(rawValue: type) }
-
-        public init(gpa: UInt32, size: UInt32, type: UInt32) {
-            self.gpa = gpa
-            self.size = size
-            self.type = type
+extension OVMFImage {
+    /// Reads and parses an OVMF image mapped to end at 4 GiB.
+    public init(contentsOf path: String) throws(MeasurementError) {
+        let bytes = try FileContents.read(path)
+        do {
+            try self.init(bytes: bytes)
+        } catch {
+            throw .invalid("\(path): \(error.description)")
         }
     }
-
-    /// The whole image.
-    public var image: [UInt8]
-    /// The AP reset EIP from the SEV-ES reset block, nil without that footer entry.
-    public var apResetEIP: UInt32?
-    /// GPA of the kernel hash table (SEV hash table footer entry), nil without that entry.
-    public var hashTableGPA: UInt32?
-    /// SEV metadata sections in table order; empty without an SEV metadata entry.
-    public var sections: [Section]
-
-    public init(image: [UInt8], apResetEIP: UInt32?, hashTableGPA: UInt32?, sections: [Section]) {
-        self.image = image
-        self.apResetEIP = apResetEIP
-        self.hashTableGPA = hashTableGPA
-        self.sections = sections
-    }
-
-    /// GPA of the first byte: the image ends at 4 GiB.
-    public var gpa: UInt64 { (1 << 32) - UInt64(image.count) }
 }
 
 /// The vCPU count, CPU model and hypervisor of an OVMF launch.
@@ -76,7 +44,7 @@ extension LaunchDigest {
     /// `ovmfHash` replaces the image pages with a digest precomputed by
     /// ``snpOVMFHash(_:)`` (`--snp-ovmf-hash`).
     public static func snp(
-        ovmf: OVMFMeasurementInput, _ parameters: OVMFLaunchParameters, ovmfHash: LaunchDigest? = nil
+        ovmf: OVMFImage, _ parameters: OVMFLaunchParameters, ovmfHash: LaunchDigest? = nil
     ) throws(MeasurementError) -> LaunchDigest {
         var chain: SNPPageInfoChain
         if let ovmfHash {
@@ -93,13 +61,13 @@ extension LaunchDigest {
     }
 
     /// The digest after the image pages only (`--mode snp:ovmf-hash`), for ``snp(ovmf:_:ovmfHash:)``.
-    public static func snpOVMFHash(_ ovmf: OVMFMeasurementInput) throws(MeasurementError) -> LaunchDigest {
+    public static func snpOVMFHash(_ ovmf: OVMFImage) throws(MeasurementError) -> LaunchDigest {
         LaunchDigest(bytes: try imageChain(ovmf).digest)
     }
 
     /// SEV-ES launch digest before the firmware's HMAC: SHA-256 over the image, the padded
     /// kernel hash table and every VMSA (SEV_FEATURES 0).
-    public static func sevES(ovmf: OVMFMeasurementInput, _ parameters: OVMFLaunchParameters) throws(MeasurementError)
+    public static func sevES(ovmf: OVMFImage, _ parameters: OVMFLaunchParameters) throws(MeasurementError)
         -> LaunchDigest
     {
         var hash = try sevHash(ovmf, parameters.kernelHashes)
@@ -109,7 +77,7 @@ extension LaunchDigest {
 
     /// SEV launch digest before the firmware's HMAC: SHA-256 over the image and the padded
     /// kernel hash table.
-    public static func sev(ovmf: OVMFMeasurementInput, kernelHashes: SEVHashTable? = nil) throws(MeasurementError)
+    public static func sev(ovmf: OVMFImage, kernelHashes: SEVHashTable? = nil) throws(MeasurementError)
         -> LaunchDigest
     {
         let hash = try sevHash(ovmf, kernelHashes)
@@ -118,33 +86,33 @@ extension LaunchDigest {
 
     // MARK: - Steps
 
-    private static func imageChain(_ ovmf: OVMFMeasurementInput) throws(MeasurementError) -> SNPPageInfoChain {
-        guard ovmf.image.count % SNPPageInfoChain.pageSize == 0, !ovmf.image.isEmpty else {
-            throw .invalid("the OVMF image size \(ovmf.image.count) is not a non-zero multiple of 4096 bytes")
+    private static func imageChain(_ ovmf: OVMFImage) throws(MeasurementError) -> SNPPageInfoChain {
+        guard ovmf.bytes.count % SNPPageInfoChain.pageSize == 0, !ovmf.bytes.isEmpty else {
+            throw .invalid("the OVMF image size \(ovmf.bytes.count) is not a non-zero multiple of 4096 bytes")
         }
         var chain = SNPPageInfoChain()
-        chain.addNormalPages(gpa: ovmf.gpa, bytes: ovmf.image)
+        chain.addNormalPages(gpa: ovmf.gpa, bytes: ovmf.bytes)
         return chain
     }
 
     private static func addMetadataPages(
-        _ ovmf: OVMFMeasurementInput, _ parameters: OVMFLaunchParameters, to chain: inout SNPPageInfoChain
+        _ ovmf: OVMFImage, _ parameters: OVMFLaunchParameters, to chain: inout SNPPageInfoChain
     ) throws(MeasurementError) {
-        for section in ovmf.sections {
+        for section in ovmf.metadataSections {
             let gpa = UInt64(section.gpa), size = UInt64(section.size)
-            switch section.kind {
-            case .snpSecureMemory:
+            switch section.type {
+            case .snpSecMem:
                 chain.addContentlessPages(parameters.vmm == .gce ? .unmeasured : .zero, gpa: gpa, length: size)
             case .snpSecrets:
                 chain.addContentlessPages(.secrets, gpa: gpa, length: 0x1000)
             case .cpuid:
                 // EC2 measures the CPUID page after every other section.
                 if parameters.vmm != .ec2 { chain.addContentlessPages(.cpuid, gpa: gpa, length: 0x1000) }
-            case .svsmCallingArea:
+            case .svsmCAA:
                 chain.addContentlessPages(.zero, gpa: gpa, length: size)
             case .snpKernelHashes:
                 if let hashes = parameters.kernelHashes {
-                    guard let tableGPA = ovmf.hashTableGPA else {
+                    guard let tableGPA = ovmf.sevHashTableGPA else {
                         throw .invalid("OVMF has an SNP_KERNEL_HASHES section but no SEV hash table entry in its footer table")
                     }
                     guard size == 0x1000 else {
@@ -158,27 +126,25 @@ extension LaunchDigest {
                 } else {
                     chain.addContentlessPages(.zero, gpa: gpa, length: size)
                 }
-            case nil:
-                throw .invalid("OVMF SEV metadata has an unknown section type \(section.type) at GPA 0x\(String(section.gpa, radix: 16))")
             }
         }
         if parameters.vmm == .ec2 {
-            for section in ovmf.sections where section.kind == .cpuid {
+            for section in ovmf.metadataSections where section.type == .cpuid {
                 chain.addContentlessPages(.cpuid, gpa: UInt64(section.gpa), length: 0x1000)
             }
         }
-        if parameters.kernelHashes != nil, !ovmf.sections.contains(where: { $0.kind == .snpKernelHashes }) {
+        if parameters.kernelHashes != nil, !ovmf.metadataSections.contains(where: { $0.type == .snpKernelHashes }) {
             throw .invalid("Kernel specified but OVMF metadata doesn't include SNP_KERNEL_HASHES section")
         }
     }
 
-    private static func sevHash(_ ovmf: OVMFMeasurementInput, _ kernelHashes: SEVHashTable?) throws(MeasurementError)
+    private static func sevHash(_ ovmf: OVMFImage, _ kernelHashes: SEVHashTable?) throws(MeasurementError)
         -> SHA256
     {
         var hash = SHA256()
-        hash.update(data: ovmf.image)
+        hash.update(data: ovmf.bytes)
         if let kernelHashes {
-            guard let gpa = ovmf.hashTableGPA, gpa != 0 else {
+            guard ovmf.sevHashTableGPA != nil else {
                 throw .invalid("Kernel specified but OVMF doesn't support kernel/initrd/cmdline measurement")
             }
             hash.update(data: kernelHashes.bytes)
@@ -186,11 +152,11 @@ extension LaunchDigest {
         return hash
     }
 
-    private static func vmsaPages(_ ovmf: OVMFMeasurementInput, _ parameters: OVMFLaunchParameters, mode: SEVMode)
+    private static func vmsaPages(_ ovmf: OVMFImage, _ parameters: OVMFLaunchParameters, mode: SEVMode)
         throws(MeasurementError) -> [[UInt8]]
     {
         guard parameters.vcpus >= 1 else { throw .invalid("the vCPU count must be at least 1, got \(parameters.vcpus)") }
-        guard let apEIP = ovmf.apResetEIP else {
+        guard let apEIP = ovmf.sevESResetEIP else {
             throw .invalid("Can't find SEV_ES_RESET_BLOCK_GUID entry in OVMF table")
         }
         let features = mode == .snp ? parameters.guestFeatures : 0

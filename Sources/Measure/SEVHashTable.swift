@@ -1,4 +1,5 @@
 import Crypto
+import IGVM
 
 /// The kernel/initrd/cmdline hash table QEMU writes for measured direct boot
 /// (`kernel-hashes=on`; QEMU's `SevHashTable`, sev-snp-measure `SevHashes`).
@@ -10,10 +11,10 @@ public struct SEVHashTable: Sendable, Equatable {
     public let initrdHash: [UInt8]
     public let kernelHash: [UInt8]
 
-    static let headerGUID = GUIDBytes("9438d606-4f22-4cc9-b479-a793d411fd21")
-    static let cmdlineGUID = GUIDBytes("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")
-    static let initrdGUID = GUIDBytes("44baf731-3a2f-4bd7-9af1-41e29169781d")
-    static let kernelGUID = GUIDBytes("4de79437-abd2-427f-b835-d5b172d2045b")
+    static let headerGUID = OVMFGUID("9438d606-4f22-4cc9-b479-a793d411fd21")!.bytes
+    static let cmdlineGUID = OVMFGUID("97d02dd8-bd20-4c94-aa78-e7714d36ab2a")!.bytes
+    static let initrdGUID = OVMFGUID("44baf731-3a2f-4bd7-9af1-41e29169781d")!.bytes
+    static let kernelGUID = OVMFGUID("4de79437-abd2-427f-b835-d5b172d2045b")!.bytes
 
     static let entrySize = 16 + 2 + 32
     static let tableSize = 16 + 2 + 3 * entrySize

@@ -1,5 +1,6 @@
 import ArgumentParser
 import JSON
+import IGVM
 import Measure
 
 /// `igvm-mgr measure`: the launch digest an OVMF image or IGVM file will produce.
@@ -129,7 +130,7 @@ struct MeasureCommand: ParsableCommand {
         }
         if mode == "snp:ovmf-hash" {
             // Like sev-snp-measure, always hex: this value is meant for --snp-ovmf-hash.
-            let digest = try LaunchDigest.snpOVMFHash(try OVMFMeasurementInput(contentsOf: ovmf))
+            let digest = try LaunchDigest.snpOVMFHash(try OVMFImage(contentsOf: ovmf))
             return emit(digest, modeName: "SEV_SNP", format: "hex")
         }
         if initrd != nil && kernel == nil { throw CommandLineFailure.usage("--kernel required when using --initrd") }
@@ -154,7 +155,7 @@ struct MeasureCommand: ParsableCommand {
                 kernel: try FileContents.read(kernel), initrd: try initrd.map { try FileContents.read($0) },
                 cmdline: append)
         }
-        let input = try OVMFMeasurementInput(contentsOf: ovmf)
+        let input = try OVMFImage(contentsOf: ovmf)
         let parameters = OVMFLaunchParameters(
             vcpus: vcpuCount ?? 0, signature: signature, guestFeatures: features, vmm: vmm, kernelHashes: hashes)
         switch mode {
@@ -212,7 +213,47 @@ struct MeasureCommand: ParsableCommand {
     // MARK: - IGVM
 
     private func runIGVM() throws {
-        throw CommandLineFailure.usage("--igvm is not supported yet")
+        guard let igvm else { return }
+        if ovmf != nil || mode != nil {
+            throw CommandLineFailure.usage("--igvm cannot be combined with --ovmf or --mode")
+        }
+        guard platform == "sev-snp" else {
+            throw CommandLineFailure.usage("--platform \(platform): only the sev-snp platform has a launch digest here")
+        }
+        guard let selected = IGVMMeasurementOrder(rawValue: order) else {
+            throw CommandLineFailure.usage("--order: expected qemu or file, got '\(order)'")
+        }
+        guard outputFormat == "hex" || outputFormat == "base64" else {
+            throw CommandLineFailure.usage("argument --output-format: invalid choice: '\(outputFormat)' (choose from 'hex', 'base64')")
+        }
+        let cpuCount = try cpus.map { try integer($0, option: "--cpus") }
+        let m = try LaunchDigest.igvm(contentsOf: igvm, cpus: cpuCount)
+        let digest = m.digest(selected)
+        if json {
+            Output.json(.object([
+                "platform": "sev-snp",
+                "cpus": .integer(Int64(m.cpus)),
+                "order": .string(selected.rawValue),
+                "digest": .string(digest.hex),
+                "qemu-order": .string(m.qemu.hex),
+                "file-order": .string(m.file.hex),
+                "differences": .array(m.differences.map { .string($0) }),
+                "id-block-digest": m.idBlockDigest.map { .string($0.hex) } ?? .null,
+            ]))
+        } else {
+            Output.line(outputFormat == "base64" ? digest.base64 : digest.hex)
+            if m.qemu != m.file {
+                // Both digests on stderr, so that stdout stays the one digest scripts capture.
+                Output.warning("QEMU order and file order give different digests:")
+                Output.warning("  qemu-order (QEMU 10.2 + KVM): \(m.qemu.hex)")
+                Output.warning("  file-order (igvmmeasure):     \(m.file.hex)")
+                for reason in m.differences { Output.warning("  because \(reason)") }
+            }
+        }
+        if let expected = m.idBlockDigest, expected != m.qemu {
+            Output.warning(
+                "the file's SNP_ID_BLOCK expects launch digest \(expected.hex), but QEMU will measure \(m.qemu.hex): SNP_LAUNCH_FINISH would fail")
+        }
     }
 
     // MARK: - Numbers, read as sev-snp-measure's argparse reads them

@@ -1,12 +1,49 @@
 import Crypto
+import IGVM
 import Measure
 import Testing
 
 /// IGVM launch digests in QEMU's order and in igvmmeasure's file order, against chains
 /// computed by hand here.
 struct IGVMDigestTests {
-    typealias D = IGVMMeasuredDirective
-    static let snpMask: UInt32 = 1
+    /// A directive of the test files, written with the IGVM module's IGVMWriter and parsed back
+    /// with IGVMFile (libigvm's rules) before measuring.
+    enum D {
+        case pageData(gpa: UInt64, mask: UInt32, flags: UInt32, dataType: UInt16, data: [UInt8]?)
+        case parameterArea(index: UInt32, size: UInt64)
+        case parameterInsert(gpa: UInt64, mask: UInt32, areaIndex: UInt32)
+        case vpContext(gpa: UInt64, mask: UInt32, vpIndex: UInt16, vmsa: [UInt8])
+    }
+
+    /// An IGVM file with an SEV-SNP platform (mask 1) and a native one (mask 2).
+    static func file(_ directives: [D]) throws -> IGVMFile {
+        var w = IGVMWriter()
+        w.platforms = [
+            IGVMSupportedPlatform(compatibilityMask: 1, platformType: .sevSNP),
+            IGVMSupportedPlatform(compatibilityMask: 2, platformType: .native),
+        ]
+        w.initializations = [.guestPolicy(policy: 0x30000, compatibilityMask: 1)]
+        for d in directives {
+            switch d {
+            case let .pageData(gpa, mask, flags, dataType, data):
+                w.add(.pageData(IGVMPageData(
+                    gpa: gpa, compatibilityMask: mask, flags: IGVMPageDataFlags(rawValue: flags),
+                    dataType: IGVMPageDataType(rawValue: dataType)!)), data: data)
+            case let .parameterArea(index, size):
+                w.add(.parameterArea(IGVMParameterArea(index: index, numberOfBytes: size)))
+                w.add(.parameter(IGVMParameter(.vpCount, areaIndex: index)))
+            case let .parameterInsert(gpa, mask, areaIndex):
+                w.add(.parameterInsert(IGVMParameterInsert(areaIndex: areaIndex, gpa: gpa, compatibilityMask: mask)))
+            case let .vpContext(_, mask, vpIndex, vmsa):
+                w.add(.vpContext(IGVMVPContext(vpIndex: vpIndex, compatibilityMask: mask)), data: vmsa)
+            }
+        }
+        return try IGVMFile(bytes: w.serialize())
+    }
+
+    static func measure(_ directives: [D], cpus: Int? = nil) throws -> IGVMLaunchMeasurement {
+        try LaunchDigest.igvm(file: file(directives), cpus: cpus)
+    }
 
     /// A hand-rolled chain: (type, gpa, page bytes or nil for no contents hash).
     static func chain(_ steps: [(UInt8, UInt64, [UInt8]?)]) -> [UInt8] {
@@ -56,13 +93,13 @@ struct IGVMDigestTests {
             (4, 0x10000, nil),
             (2, 0xFFFF_FFFF_F000, Self.vmsa(0)), (2, 0xFFFF_FFFF_F000, Self.vmsa(1)),
         ])
-        let m = try LaunchDigest.igvm(directives: directives, platformMask: Self.snpMask)
+        let m = try Self.measure(directives)
         #expect(m.cpus == 2)
         #expect(m.qemu.bytes == qemu)
         #expect(m.file.bytes == file)
         #expect(m.differences == [
-            "PARAMETER_INSERT directive #7 (GPA 0x10000) comes while the page run of directives #4–#4 (GPA 0x5000) is still pending: QEMU measures the insert first and the run when it ends",
-            "PARAMETER_INSERT directive #7 inserts a 2-page area: QEMU measures every page as UNMEASURED, igvmmeasure only the first",
+            "PARAMETER_INSERT directive #8 (GPA 0x10000) comes while the page run of directives #4–#4 (GPA 0x5000) is still pending: QEMU measures the insert first and the run when it ends",
+            "PARAMETER_INSERT directive #8 inserts a 2-page area: QEMU measures every page as UNMEASURED, igvmmeasure only the first",
         ])
     }
 
@@ -76,7 +113,7 @@ struct IGVMDigestTests {
             .pageData(gpa: 0x3000, mask: 1, flags: 0, dataType: 0, data: Self.page(3)),
             .vpContext(gpa: 0xFFFF_FFFF_F000, mask: 1, vpIndex: 0, vmsa: Self.vmsa(0)),
         ]
-        let m = try LaunchDigest.igvm(directives: directives, platformMask: Self.snpMask)
+        let m = try Self.measure(directives)
         // The insert breaks the index sequence, so page 0x3000 starts a new run: QEMU submits
         // the insert, then the run 0x1000–0x2000 (flushed by page 0x3000), then 0x3000.
         #expect(m.qemu.bytes == Self.chain([
@@ -89,7 +126,7 @@ struct IGVMDigestTests {
         ]))
         #expect(m.qemu != m.file)
         #expect(m.differences.count == 1)
-        #expect(m.differences.first?.contains("PARAMETER_INSERT directive #3") == true)
+        #expect(m.differences.first?.contains("PARAMETER_INSERT directive #4") == true)
     }
 
     @Test("Runs break on data/zero, flags, type, GPA gaps; results equal in both orders")
@@ -101,7 +138,7 @@ struct IGVMDigestTests {
             .pageData(gpa: 0x9000, mask: 1, flags: 0, dataType: 0, data: Self.page(4)),
             .vpContext(gpa: 0xFFFF_FFFF_F000, mask: 1, vpIndex: 0, vmsa: Self.vmsa(0)),
         ]
-        let m = try LaunchDigest.igvm(directives: directives, platformMask: Self.snpMask)
+        let m = try Self.measure(directives)
         #expect(m.qemu == m.file)
         #expect(m.differences.isEmpty)
         #expect(m.qemu.bytes == Self.chain([
@@ -118,10 +155,44 @@ struct IGVMDigestTests {
             .vpContext(gpa: 0xFFFF_FFFF_F000, mask: 1, vpIndex: 1, vmsa: Self.vmsa(1)),
         ]
         #expect(throws: MeasurementError.self) {
-            try LaunchDigest.igvm(directives: directives, platformMask: 1, cpus: 3)
+            try Self.measure(directives, cpus: 3)
         }
-        let one = try LaunchDigest.igvm(directives: directives, platformMask: 1, cpus: 1)
+        let one = try Self.measure(directives, cpus: 1)
         #expect(one.qemu.bytes == Self.chain([(1, 0x1000, Self.page(1)), (2, 0xFFFF_FFFF_F000, Self.vmsa(0))]))
         #expect(one.differences.count == 1)
+    }
+}
+
+/// An SNP IGVM built from the AmdSev OVMF fixture by the IGVM module's OVMFIGVMBuilder
+/// (buildigvm's layout), measured and compared with a chain written out page by page.
+struct BuiltIGVMDigestTests {
+    @Test("OVMFIGVMBuilder output: digest equals the hand-computed chain, in both orders")
+    func builtFromFixture() throws {
+        let ovmf = try OVMFImage(contentsOf: Fixtures.amdSevOVMF)
+        let bytes = try OVMFIGVMBuilder(platforms: [.sevSNP], vcpus: 2).build(ovmf)
+        let m = try LaunchDigest.igvm(file: IGVMFile(bytes: bytes))
+
+        var steps: [(UInt8, UInt64, [UInt8]?)] = [(1, 0xFFFF_F000, ovmf.bytes)]
+        func zeroPages(_ gpa: UInt64, _ size: UInt64) {
+            for a in stride(from: gpa, to: gpa + size, by: 0x1000) { steps.append((1, a, IGVMDigestTests.zeroPage)) }
+        }
+        zeroPages(0x800000, 0x9000)  // SEC_MEM, measured NORMAL (QEMU's IGVM path), not ZERO
+        zeroPages(0x80A000, 0x3000)
+        steps.append((5, 0x80D000, nil))  // SECRETS
+        steps.append((6, 0x80E000, nil))  // CPUID
+        zeroPages(0x80F000, 0x1000)  // SVSM CAA
+        zeroPages(0x810000, 0x1000)  // kernel hashes (empty: QEMU fills nothing with IGVM)
+        zeroPages(0x811000, 0xF000)
+        steps.append((2, 0xFFFF_FFFF_F000, SEVVMSA.resetState(eip: 0xFFFF_FFF0, sevFeatures: 1).bytes))
+        steps.append((2, 0xFFFF_FFFF_F000, SEVVMSA.resetState(eip: 0x80B004, sevFeatures: 1).bytes))
+
+        #expect(m.cpus == 2)
+        #expect(m.qemu.bytes == IGVMDigestTests.chain(steps))
+        #expect(m.file == m.qemu)
+        #expect(m.differences.isEmpty)
+        // One vCPU: only the BSP's VMSA, and the orders now disagree on the VMSA count.
+        let one = try LaunchDigest.igvm(file: IGVMFile(bytes: bytes), cpus: 1)
+        #expect(one.qemu.bytes == IGVMDigestTests.chain(Array(steps.dropLast())))
+        #expect(one.file == m.file)
     }
 }
