@@ -67,6 +67,6 @@ let package = Package(
         ]),
         .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),
     ]
 )

@@ -33,26 +33,32 @@ public enum FileContents {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw failure(path) }
-        var bytes: [UInt8] = []
-        var capacity = max(Int(info.st_size), 0) + 1  // +1 so EOF is seen without a regrow
-        bytes.reserveCapacity(capacity)
+        // Regular files: one read of st_size bytes. Pipes and devices report 0 and grow.
+        var capacity = max(Int(info.st_size), 0) + 1  // +1 so EOF is seen without regrowing
+        var result: [UInt8] = []
         while true {
-            if bytes.count == capacity {
-                capacity *= 2
-                bytes.reserveCapacity(capacity)
+            var failed = false
+            let previous = result
+            result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                let base = buffer.baseAddress!
+                previous.withUnsafeBytes { old in
+                    if let from = old.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count) }
+                }
+                count = previous.count
+                while count < capacity {
+                    let got = Glibc.read(fd, base + count, capacity - count)
+                    if got < 0 {
+                        if errno == EINTR { continue }
+                        failed = true
+                        return
+                    }
+                    if got == 0 { return }
+                    count += got
+                }
             }
-            let want = capacity - bytes.count
-            var got = 0
-            bytes.append(contentsOf: repeatElement(0, count: want))
-            got = bytes.withUnsafeMutableBytes { buffer in
-                Glibc.read(fd, buffer.baseAddress! + (buffer.count - want), want)
-            }
-            if got < 0 {
-                if errno == EINTR { bytes.removeLast(want); continue }
-                throw failure(path)
-            }
-            bytes.removeLast(want - got)
-            if got == 0 { return bytes }
+            if failed { throw failure(path) }
+            if result.count < capacity { return result }
+            capacity *= 2
         }
     }
 
