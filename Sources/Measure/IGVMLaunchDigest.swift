@@ -138,10 +138,6 @@ extension LaunchDigest {
             differences.append(
                 "VP_CONTEXT directive #\(firstVMSA) comes before page directive #\(lastPage): KVM measures every VMSA after all pages")
         }
-        if qemu.foreignVMSAs > 0 {
-            differences.append(
-                "\(qemu.foreignVMSAs) VP_CONTEXT directive(s) belong to another platform: igvmmeasure measures them anyway")
-        }
         return IGVMLaunchMeasurement(
             qemu: LaunchDigest(bytes: qemu.chain.digest), file: file,
             differences: qemu.chain.digest == file.bytes ? [] : differences, cpus: cpuCount,
@@ -160,8 +156,9 @@ extension LaunchDigest {
                 try addPages(&chain, type: type, gpa: gpa, flags: flags, pages: [data])
             case let .parameterInsert(gpa, mask, _) where mask & platformMask != 0:
                 chain.addContentlessPages(.unmeasured, gpa: gpa, length: 0x1000)
-            case let .vpContext(_, _, _, vmsa):
-                chain.update(type: .vmsa, gpa: SNPPageInfoChain.vmsaGPA, contents: pageHash(vmsa))
+            case let .vpContext(gpa, mask, _, vmsa) where mask & platformMask != 0:
+                // igvm's SnpVpContext: measured at the GPA the file gives, wherever it appears.
+                chain.update(type: .vmsa, gpa: gpa, contents: pageHash(vmsa))
             default:
                 break
             }
@@ -233,7 +230,6 @@ struct QEMUIGVMMeasurer {
     var areas: [UInt32: UInt64] = [:]
     var vmsasByVP: [Int: [UInt8]] = [:]
     var vmsaCountInFile = 0
-    var foreignVMSAs = 0
     var firstVMSAIndex: Int?
     var lastPageIndex: Int?
     var idBlockDigest: [UInt8]?
@@ -283,10 +279,7 @@ struct QEMUIGVMMeasurer {
             }
             chain.addContentlessPages(.unmeasured, gpa: gpa, length: size)
         case let .vpContext(gpa, mask, vpIndex, vmsa):
-            guard mask & platformMask != 0 else {
-                foreignVMSAs += 1
-                return
-            }
+            guard mask & platformMask != 0 else { return }
             guard gpa == SNPPageInfoChain.vmsaGPA else {
                 throw .invalid(
                     "VP_CONTEXT directive #\(index) has VMSA GPA 0x\(String(gpa, radix: 16)); QEMU requires 0xfffffffff000")

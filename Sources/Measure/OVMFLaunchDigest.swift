@@ -168,3 +168,17 @@ extension LaunchDigest {
         return [bsp] + Array(repeating: ap, count: parameters.vcpus - 1)
     }
 }
+
+extension LaunchDigest {
+    /// SEV-SNP digest of an OVMF launch, spelled out: `snp(ovmf:vcpus:cpu:)` is what a QEMU
+    /// `-cpu EPYC-v4 -smp 4 -bios OVMF.fd` launch with `sev-snp-guest` measures.
+    public static func snp(
+        ovmf: OVMFImage, vcpus: Int, cpu: VCPUSignature, guestFeatures: UInt64 = 0x1, vmm: VMMType = .qemu,
+        kernelHashes: SEVHashTable? = nil
+    ) throws(MeasurementError) -> LaunchDigest {
+        try snp(
+            ovmf: ovmf,
+            OVMFLaunchParameters(
+                vcpus: vcpus, signature: cpu, guestFeatures: guestFeatures, vmm: vmm, kernelHashes: kernelHashes))
+    }
+}

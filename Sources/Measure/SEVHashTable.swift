@@ -55,3 +55,12 @@ public struct SEVHashTable: Sendable, Equatable {
         return page
     }
 }
+
+extension SEVHashTable {
+    /// Hashes the files QEMU's `-kernel`/`-initrd` load and its `-append` line.
+    public init(kernelPath: String, initrdPath: String?, cmdline: String?) throws(MeasurementError) {
+        let kernel = try FileContents.read(kernelPath)
+        let initrd = try initrdPath.map { path throws(MeasurementError) in try FileContents.read(path) }
+        self.init(kernel: kernel, initrd: initrd, cmdline: cmdline)
+    }
+}

@@ -150,11 +150,7 @@ struct MeasureCommand: ParsableCommand {
             }
             ovmfHash = LaunchDigest(bytes: bytes)
         }
-        let hashes = try kernel.map { kernel in
-            SEVHashTable(
-                kernel: try FileContents.read(kernel), initrd: try initrd.map { try FileContents.read($0) },
-                cmdline: append)
-        }
+        let hashes = try kernel.map { try SEVHashTable(kernelPath: $0, initrdPath: initrd, cmdline: append) }
         let input = try OVMFImage(contentsOf: ovmf)
         let parameters = OVMFLaunchParameters(
             vcpus: vcpuCount ?? 0, signature: signature, guestFeatures: features, vmm: vmm, kernelHashes: hashes)
