@@ -29,3 +29,33 @@ public struct CRC32: Sendable {
         return crc.value
     }
 }
+
+/// The IGVM header checksum (ref-igvm-snp.md §1.2).
+public enum IGVMChecksum {
+    /// The checksum libigvm expects for `bytes`: CRC-32 of the fixed header (24 bytes for V1,
+    /// 32 for V2, checksum zeroed) and the variable-header section. Nil when the fixed header
+    /// or the section it names does not fit in `bytes`.
+    public static func expected(for bytes: [UInt8]) -> UInt32? {
+        guard bytes.count >= 24 else { return nil }
+        let r = LEReader(bytes)
+        let headerSize = r.u32(4) == 2 ? 32 : 24
+        let offset = Int(r.u32(8)), size = Int(r.u32(0xC))
+        guard bytes.count >= headerSize, LEReader.fits(bytes, offset: offset, count: size) else { return nil }
+        var crc = CRC32()
+        crc.update(bytes[0..<0x14])
+        crc.update([0, 0, 0, 0])
+        crc.update(bytes[0x18..<headerSize])
+        crc.update(bytes[offset..<(offset + size)])
+        return crc.value
+    }
+
+    /// Rewrites the checksum field so that it matches; false when it cannot be computed.
+    /// Used to build test files that break exactly one other rule, and by the fuzzer to get
+    /// past the checksum.
+    @discardableResult
+    public static func repair(_ bytes: inout [UInt8]) -> Bool {
+        guard let value = expected(for: bytes) else { return false }
+        bytes.storeLE(value, at: 0x14)
+        return true
+    }
+}

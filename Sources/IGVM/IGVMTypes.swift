@@ -219,6 +219,18 @@ public struct IGVMRelocatableRegion: Sendable, Hashable {
     public var relocationRegionSize: UInt64
     public var minimumRelocationGPA: UInt64
     public var maximumRelocationGPA: UInt64
+
+    public init(compatibilityMask: UInt32, vpIndex: UInt16, vtl: UInt8, flags: UInt8, relocationAlignment: UInt64, relocationRegionGPA: UInt64, relocationRegionSize: UInt64, minimumRelocationGPA: UInt64, maximumRelocationGPA: UInt64) {
+        self.compatibilityMask = compatibilityMask
+        self.vpIndex = vpIndex
+        self.vtl = vtl
+        self.flags = flags
+        self.relocationAlignment = relocationAlignment
+        self.relocationRegionGPA = relocationRegionGPA
+        self.relocationRegionSize = relocationRegionSize
+        self.minimumRelocationGPA = minimumRelocationGPA
+        self.maximumRelocationGPA = maximumRelocationGPA
+    }
 }
 
 /// `IGVM_VHS_PAGE_TABLE_RELOCATION` (32 bytes).
@@ -229,6 +241,15 @@ public struct IGVMPageTableRelocation: Sendable, Hashable {
     public var gpa: UInt64
     public var size: UInt64
     public var usedSize: UInt64
+
+    public init(compatibilityMask: UInt32, vpIndex: UInt16, vtl: UInt8, gpa: UInt64, size: UInt64, usedSize: UInt64) {
+        self.compatibilityMask = compatibilityMask
+        self.vpIndex = vpIndex
+        self.vtl = vtl
+        self.gpa = gpa
+        self.size = size
+        self.usedSize = usedSize
+    }
 }
 
 /// `IGVM_VHS_CCA_POLICY` (32 bytes).
@@ -238,6 +259,14 @@ public struct IGVMCCAPolicy: Sendable, Hashable {
     public var attributesRequiredOnes: UInt64
     public var hashAlgorithm: UInt8
     public var lfaPolicy: UInt8
+
+    public init(compatibilityMask: UInt32, attributesRequiredZeroes: UInt64, attributesRequiredOnes: UInt64, hashAlgorithm: UInt8, lfaPolicy: UInt8) {
+        self.compatibilityMask = compatibilityMask
+        self.attributesRequiredZeroes = attributesRequiredZeroes
+        self.attributesRequiredOnes = attributesRequiredOnes
+        self.hashAlgorithm = hashAlgorithm
+        self.lfaPolicy = lfaPolicy
+    }
 }
 
 /// `IGVM_VHS_CORIM_DATA` (16 bytes): a CoRIM document or signature in the file-data section.
@@ -245,6 +274,12 @@ public struct IGVMCorimData: Sendable, Hashable {
     public var compatibilityMask: UInt32
     public var fileOffset: UInt32
     public var sizeBytes: UInt32
+
+    public init(compatibilityMask: UInt32, fileOffset: UInt32, sizeBytes: UInt32) {
+        self.compatibilityMask = compatibilityMask
+        self.fileOffset = fileOffset
+        self.sizeBytes = sizeBytes
+    }
 }
 
 /// An initialization header (section 0x101…0x200).
@@ -301,6 +336,12 @@ public struct IGVMParameterArea: Sendable, Hashable {
     public var numberOfBytes: UInt64
     public var parameterAreaIndex: UInt32
     public var fileOffset: UInt32
+
+    public init(numberOfBytes: UInt64, parameterAreaIndex: UInt32, fileOffset: UInt32) {
+        self.numberOfBytes = numberOfBytes
+        self.parameterAreaIndex = parameterAreaIndex
+        self.fileOffset = fileOffset
+    }
 }
 
 /// `IGVM_VHS_PARAMETER_INSERT` (16 bytes).
@@ -308,6 +349,12 @@ public struct IGVMParameterInsert: Sendable, Hashable {
     public var gpa: UInt64
     public var compatibilityMask: UInt32
     public var parameterAreaIndex: UInt32
+
+    public init(gpa: UInt64, compatibilityMask: UInt32, parameterAreaIndex: UInt32) {
+        self.gpa = gpa
+        self.compatibilityMask = compatibilityMask
+        self.parameterAreaIndex = parameterAreaIndex
+    }
 }
 
 /// The directives that tell the loader to write something into a parameter area
@@ -348,6 +395,12 @@ public struct IGVMParameter: Sendable, Hashable {
     public var kind: IGVMParameterKind
     public var parameterAreaIndex: UInt32
     public var byteOffset: UInt32
+
+    public init(kind: IGVMParameterKind, parameterAreaIndex: UInt32, byteOffset: UInt32) {
+        self.kind = kind
+        self.parameterAreaIndex = parameterAreaIndex
+        self.byteOffset = byteOffset
+    }
 }
 
 /// What a VP context's 4 KiB of file data holds, decided (as libigvm does) by the platform whose
@@ -371,6 +424,15 @@ public struct IGVMVPContext: Sendable, Hashable {
     public var vpIndex: UInt16
     public var reserved: UInt16
     public var format: IGVMVPContextFormat
+
+    public init(gpa: UInt64, compatibilityMask: UInt32, fileOffset: UInt32, vpIndex: UInt16, reserved: UInt16, format: IGVMVPContextFormat) {
+        self.gpa = gpa
+        self.compatibilityMask = compatibilityMask
+        self.fileOffset = fileOffset
+        self.vpIndex = vpIndex
+        self.reserved = reserved
+        self.format = format
+    }
 }
 
 /// `IGVM_VHS_REQUIRED_MEMORY` (24 bytes).
@@ -379,6 +441,13 @@ public struct IGVMRequiredMemory: Sendable, Hashable {
     public var compatibilityMask: UInt32
     public var numberOfBytes: UInt32
     public var flags: UInt32
+
+    public init(gpa: UInt64, compatibilityMask: UInt32, numberOfBytes: UInt32, flags: UInt32) {
+        self.gpa = gpa
+        self.compatibilityMask = compatibilityMask
+        self.numberOfBytes = numberOfBytes
+        self.flags = flags
+    }
 }
 
 /// `IGVM_VHS_ERROR_RANGE` (16 bytes).
@@ -386,6 +455,12 @@ public struct IGVMErrorRange: Sendable, Hashable {
     public var gpa: UInt64
     public var compatibilityMask: UInt32
     public var sizeBytes: UInt32
+
+    public init(gpa: UInt64, compatibilityMask: UInt32, sizeBytes: UInt32) {
+        self.gpa = gpa
+        self.compatibilityMask = compatibilityMask
+        self.sizeBytes = sizeBytes
+    }
 }
 
 /// `IGVM_VHS_SNP_ID_BLOCK_PUBLIC_KEY` (152 bytes, IGVM layout: curve, reserved, qx, qy).
@@ -394,12 +469,24 @@ public struct IGVMSNPPublicKey: Sendable, Hashable {
     public var reserved: UInt32
     public var qx: [UInt8]  // 72
     public var qy: [UInt8]  // 72
+
+    public init(curve: UInt32, reserved: UInt32, qx: [UInt8], qy: [UInt8]) {
+        self.curve = curve
+        self.reserved = reserved
+        self.qx = qx
+        self.qy = qy
+    }
 }
 
 /// `IGVM_VHS_SNP_ID_BLOCK_SIGNATURE` (144 bytes).
 public struct IGVMSNPSignature: Sendable, Hashable {
     public var r: [UInt8]  // 72
     public var s: [UInt8]  // 72
+
+    public init(r: [UInt8], s: [UInt8]) {
+        self.r = r
+        self.s = s
+    }
 }
 
 /// `IGVM_VHS_SNP_ID_BLOCK` (696 bytes).
@@ -418,6 +505,23 @@ public struct IGVMSNPIDBlock: Sendable, Hashable {
     public var idPublicKey: IGVMSNPPublicKey
     public var authorKeySignature: IGVMSNPSignature
     public var authorPublicKey: IGVMSNPPublicKey
+
+    public init(compatibilityMask: UInt32, authorKeyEnabled: UInt8, reserved: [UInt8], ld: [UInt8], familyID: [UInt8], imageID: [UInt8], version: UInt32, guestSVN: UInt32, idKeyAlgorithm: UInt32, authorKeyAlgorithm: UInt32, idKeySignature: IGVMSNPSignature, idPublicKey: IGVMSNPPublicKey, authorKeySignature: IGVMSNPSignature, authorPublicKey: IGVMSNPPublicKey) {
+        self.compatibilityMask = compatibilityMask
+        self.authorKeyEnabled = authorKeyEnabled
+        self.reserved = reserved
+        self.ld = ld
+        self.familyID = familyID
+        self.imageID = imageID
+        self.version = version
+        self.guestSVN = guestSVN
+        self.idKeyAlgorithm = idKeyAlgorithm
+        self.authorKeyAlgorithm = authorKeyAlgorithm
+        self.idKeySignature = idKeySignature
+        self.idPublicKey = idPublicKey
+        self.authorKeySignature = authorKeySignature
+        self.authorPublicKey = authorPublicKey
+    }
 }
 
 /// `IGVM_VHS_VBS_MEASUREMENT` (864 bytes).
@@ -433,6 +537,20 @@ public struct IGVMVBSMeasurement: Sendable, Hashable {
     public var bootMeasurementDigest: [UInt8]  // 64
     public var signature: [UInt8]  // 256
     public var publicKey: [UInt8]  // 512
+
+    public init(compatibilityMask: UInt32, version: UInt32, productID: UInt32, moduleID: UInt32, securityVersion: UInt32, policyFlags: UInt32, bootDigestAlgo: UInt32, signingAlgo: UInt32, bootMeasurementDigest: [UInt8], signature: [UInt8], publicKey: [UInt8]) {
+        self.compatibilityMask = compatibilityMask
+        self.version = version
+        self.productID = productID
+        self.moduleID = moduleID
+        self.securityVersion = securityVersion
+        self.policyFlags = policyFlags
+        self.bootDigestAlgo = bootDigestAlgo
+        self.signingAlgo = signingAlgo
+        self.bootMeasurementDigest = bootMeasurementDigest
+        self.signature = signature
+        self.publicKey = publicKey
+    }
 }
 
 /// A directive header (section 0x301…0x400).

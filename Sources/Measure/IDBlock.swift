@@ -165,18 +165,3 @@ public struct IDAuthentication: Sendable, Equatable {
     }
 }
 
-/// The two rules of the SNP guest policy every firmware enforces (ref §5.3); finer checks
-/// against a host's firmware belong to the object model.
-public enum SNPGuestPolicy {
-    /// Bit 17 is reserved and must be one.
-    public static let mustBeOne: UInt64 = 1 << 17
-    /// Bits 63:26 are reserved and must be zero.
-    public static let reservedMask: UInt64 = ~((1 << 26) - 1)
-
-    /// Why `policy` can never launch, or nil.
-    public static func problem(_ policy: UInt64) -> String? {
-        if policy & mustBeOne == 0 { return "bit 17 (reserved, must be 1) is clear" }
-        if policy & reservedMask != 0 { return "reserved bits 63:26 are set" }
-        return nil
-    }
-}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IGVM
 import JSON
 import Measure
 
@@ -79,7 +80,7 @@ struct IDBlockCommand: ParsableCommand {
         guard let policyValue = parseUInt64(policy) else {
             throw CommandLineFailure.usage("--policy: expected a 64-bit number (0x… or decimal), got '\(policy)'")
         }
-        if let problem = SNPGuestPolicy.problem(policyValue) {
+        if let problem = SNPPolicy(policyValue).violations.first {
             throw CommandLineFailure.usage("--policy \(policy): \(problem)")
         }
         let block = IDBlock(

@@ -7,6 +7,7 @@ struct IGVMManager: AsyncParsableCommand {
         commandName: "igvm-mgr",
         abstract: "Manage QEMU confidential virtual machines (SEV, SEV-ES, SEV-SNP, IGVM).",
         subcommands: [
+            IGVMCommand.self,
             MeasureCommand.self,
             IDBlockCommand.self,
         ]

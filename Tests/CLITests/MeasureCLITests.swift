@@ -75,7 +75,7 @@ struct MeasureCLITests {
         (["--digest", String(repeating: "ab", count: 48), "--id-key", "/dev/null"],
          "ID key: not a PEM-encoded ECDSA P-384 private key (SNP ID keys must be P-384)"),
         (["--digest", String(repeating: "ab", count: 48), "--id-key", "/dev/null", "--policy", "0x10000"],
-         "--policy 0x10000: bit 17 (reserved, must be 1) is clear"),
+         "--policy 0x10000: bit 17 (reserved, must be one) is clear"),
     ])
     func idBlockErrors(arguments: [String], message: String) throws {
         let result = try IGVMManagerBinary.run(["id-block"] + arguments)

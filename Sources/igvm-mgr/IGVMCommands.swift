@@ -1,0 +1,263 @@
+import ArgumentParser
+import Foundation
+import IGVM
+import JSON
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `igvm-mgr igvm …`: build, inspect and check IGVM files.
+struct IGVMCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "igvm",
+        abstract: "Build, inspect and check IGVM files for QEMU.",
+        subcommands: [IGVMBuild.self, IGVMInspect.self, IGVMCheck.self]
+    )
+}
+
+/// Exits 2 with one line: bad usage (ArgumentParser's own parse errors exit 64, so values
+/// are checked here to keep the project's 0/1/2 convention).
+private func usage(_ message: String) -> ExitCode {
+    Output.error(message)
+    return ExitStatus.usage
+}
+
+/// A platform QEMU's IGVM loader supports, or exit 2.
+private func platformArgument(_ text: String) throws -> IGVMPlatformType {
+    guard let p = IGVMPlatformType(name: text), OVMFIGVMBuilder.supportedPlatforms.contains(p) else {
+        throw usage("--platform \(text) is not one of native, sev, sev-es, sev-snp")
+    }
+    return p
+}
+
+private func policyArgument(_ text: String?) throws -> UInt64? {
+    guard let text else { return nil }
+    guard let v = parseHex(text) else { throw usage("--policy \(text) is not a number (0x… or decimal)") }
+    return v
+}
+
+/// Reads a whole file, or exits 2 with one line naming it.
+private func readInput(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        Output.error("\(path): cannot read the file")
+        throw ExitStatus.usage
+    }
+    return [UInt8](data)
+}
+
+/// Parses an IGVM file, or exits 1 (invalid) with libigvm's rule and code.
+private func parseIGVM(_ path: String) throws -> IGVMFile {
+    let bytes = try readInput(path)
+    do {
+        return try IGVMFile(bytes: bytes)
+    } catch {
+        Output.error("\(path): \(error)")
+        throw ExitStatus.failure
+    }
+}
+
+private func parseHex(_ text: String) -> UInt64? {
+    let t = text.lowercased()
+    return t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
+}
+
+/// Writes `bytes` to `path` whole: a temporary file beside it, fsync, rename.
+private func writeWhole(_ bytes: [UInt8], to path: String) -> String? {
+    let tmp = path + ".tmp-\(getpid())"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { return "cannot create \(tmp): \(String(cString: strerror(errno)))" }
+    var off = 0
+    let ok = bytes.withUnsafeBytes { buf -> Bool in
+        while off < buf.count {
+            let n = write(fd, buf.baseAddress! + off, buf.count - off)
+            if n <= 0 { return false }
+            off += n
+        }
+        return fsync(fd) == 0
+    }
+    close(fd)
+    guard ok, rename(tmp, path) == 0 else {
+        unlink(tmp)
+        return "cannot write \(path): \(String(cString: strerror(errno)))"
+    }
+    return nil
+}
+
+struct IGVMBuild: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "build",
+        abstract: "Build an IGVM file from OVMF firmware for QEMU's IGVM loader.",
+        discussion: """
+            Maps the firmware below 4 GiB, adds the SEV-SNP metadata pages (secrets, CPUID, zero \
+            ranges) from OVMF's footer table, one VMSA per vCPU (last, at 0xFFFFFFFFF000) for \
+            sev-es and sev-snp, and a GUEST_POLICY per platform. Repeat --platform for a file \
+            that serves several platforms. --policy sets the SEV-SNP policy (or the SEV/SEV-ES \
+            policy when SEV-SNP is not among the platforms).
+            """)
+
+    @Option(help: "OVMF firmware image (e.g. /usr/share/OVMF/OVMF_CODE_4M.fd).")
+    var firmware: String
+
+    @Option(help: "Platform: native, sev, sev-es or sev-snp (repeatable).")
+    var platform: [String] = []
+
+    @Option(help: "Number of vCPUs (one VMSA each for sev-es/sev-snp).")
+    var cpus: Int = 1
+
+    @Option(help: "Guest policy, hexadecimal (0x…) or decimal.")
+    var policy: String?
+
+    @Option(name: .shortAndLong, help: "Output IGVM file.")
+    var output: String
+
+    func run() throws {
+        guard !platform.isEmpty else { throw usage("give at least one --platform") }
+        let platforms = try platform.map(platformArgument)
+        let policyValue = try policyArgument(policy)
+        let ovmf: OVMFImage
+        do {
+            ovmf = try OVMFImage(bytes: readInput(firmware))
+        } catch let e as OVMFError {
+            Output.error("\(firmware): \(e)")
+            throw ExitStatus.usage
+        }
+        let bytes: [UInt8]
+        do {
+            bytes = try OVMFIGVMBuilder(platforms: platforms, vcpus: cpus, policy: policyValue).build(ovmf)
+        } catch {
+            Output.error(error.message)
+            throw ExitStatus.usage
+        }
+        if let problem = writeWhole(bytes, to: output) {
+            Output.error(problem)
+            throw ExitStatus.failure
+        }
+        if platforms.contains(.sevSNP) && ovmf.metadataSections.isEmpty {
+            Output.warning("\(firmware) has no OVMF SEV metadata: no secrets/CPUID pages for sev-snp")
+        }
+        Output.line("wrote \(output): \(bytes.count) bytes, platforms \(platforms.map(\.name).joined(separator: ", ")), \(cpus) vCPU(s)")
+    }
+}
+
+struct IGVMInspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspect",
+        abstract: "Show an IGVM file's header, platforms, directives, parameter areas and VMSAs.",
+        discussion: "Exit status: 0 shown, 1 the file is not a valid IGVM file (libigvm would reject it), 2 unreadable.")
+
+    @Argument(help: "IGVM file.")
+    var file: String
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let report = IGVMInspector.report(try parseIGVM(file))
+        if json {
+            Output.json(Self.json(report))
+        } else {
+            report.textLines.forEach(Output.line)
+        }
+    }
+
+    static func hexString<T: BinaryInteger>(_ v: T) -> JSON { .string("0x" + String(v, radix: 16, uppercase: true)) }
+
+    static func json(_ r: IGVMInspection) -> JSON {
+        let h = r.fixedHeader
+        var header: JSONObject = ["formatVersion": JSON(h.formatVersion), "variableHeaderOffset": JSON(h.variableHeaderOffset),
+                                  "variableHeaderSize": JSON(h.variableHeaderSize), "totalFileSize": JSON(h.totalFileSize),
+                                  "checksum": hexString(h.checksum)]
+        if let a = h.architecture { header["architecture"] = JSON(a == 1 ? "aarch64" : "x64") }
+        if let p = h.pageSize { header["pageSize"] = JSON(p) }
+        let platforms = r.platforms.map { p -> JSON in
+            var o: JSONObject = ["type": JSON(p.type.name), "compatibilityMask": hexString(p.compatibilityMask),
+                                 "version": JSON(Int(p.version)), "highestVTL": JSON(Int(p.highestVTL)),
+                                 "sharedGPABoundary": hexString(p.sharedGPABoundary),
+                                 "pages": JSON(p.pageCount), "vmsas": JSON(p.vmsaCount),
+                                 "gpaRanges": .array(p.gpaRanges.map { JSON(["start": hexString($0.lowerBound), "end": hexString($0.upperBound)] as JSONObject) })]
+            if let policy = p.policy {
+                o["policy"] = JSON(["value": hexString(policy), "bits": .array(p.policyBits.map { JSON($0) })] as JSONObject)
+            }
+            return .object(o)
+        }
+        let areas = r.parameterAreas.map { a -> JSON in
+            var o: JSONObject = ["index": JSON(a.index), "size": hexString(a.size),
+                                 "uses": .array(a.uses.map { JSON(["type": JSON($0.kind), "byteOffset": hexString($0.byteOffset)] as JSONObject) })]
+            if let at = a.insertedAt { o["insertedAt"] = hexString(at) }
+            if let m = a.insertMask { o["insertMask"] = hexString(m) }
+            return .object(o)
+        }
+        let vmsas = r.vmsas.map { v -> JSON in
+            .object(["compatibilityMask": hexString(v.compatibilityMask), "vpIndex": JSON(Int(v.vpIndex)), "gpa": hexString(v.gpa),
+                     "csSelector": hexString(v.cs.selector), "csBase": hexString(v.cs.base), "rip": hexString(v.rip),
+                     "rsp": hexString(v.rsp), "rdx": hexString(v.rdx), "cr0": hexString(v.cr0), "cr4": hexString(v.cr4),
+                     "efer": hexString(v.efer), "sevFeatures": hexString(v.sevFeatures)])
+        }
+        return .object(["header": .object(header), "fileSize": JSON(r.fileSize), "platforms": .array(platforms),
+                        "initializationHeaders": JSON(r.initializationCount),
+                        "directives": .object(JSONObject(r.directiveCounts.map { ($0.type, JSON($0.count)) })),
+                        "parameterAreas": .array(areas), "vmsas": .array(vmsas)])
+    }
+}
+
+struct IGVMCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check an IGVM file against what QEMU's loader does on a platform.",
+        discussion: """
+            Reports libigvm's parse error (with the IGVMAPI code QEMU prints) or the problems QEMU \
+            would hit: unhandled header types, unsupported directives, VMSA rules, policy, ID block. \
+            Exit status: 0 no problems or warnings only, 1 errors, 2 unreadable file or bad usage.
+            """)
+
+    @Argument(help: "IGVM file.")
+    var file: String
+
+    @Option(help: "Target platform: native, sev, sev-es or sev-snp.")
+    var platform: String
+
+    @Option(help: "QEMU version to check against (default 10.2.2, the newest release described).")
+    var qemuVersion: String = "10.2.2"
+
+    @Option(help: "vCPUs the VM will have (checks the VMSA count).")
+    var cpus: Int?
+
+    @Option(help: "Policy the VM configuration sets (hexadecimal or decimal).")
+    var policy: String?
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() throws {
+        let platform = try platformArgument(self.platform)
+        guard let version = QEMUVersion(qemuVersion) else {
+            throw usage("--qemu-version \(qemuVersion) is not a version like 10.2.2")
+        }
+        let expected = try policyArgument(policy)
+        let bytes = try readInput(file)
+        let problems: [IGVMProblem]
+        do {
+            let parsed = try IGVMFile(bytes: bytes)
+            problems = IGVMValidator(platform: platform, qemuVersion: version, vcpus: cpus, expectedPolicy: expected).validate(parsed)
+        } catch {
+            problems = [IGVMProblem(.error, "libigvm-\(error.rule.rawValue)", "\(error)", offset: error.offset)]
+        }
+        let errors = problems.filter { $0.level == .error }.count
+        if json {
+            Output.json(.object([
+                "file": JSON(file), "platform": JSON(platform.name), "qemuVersion": JSON(version.description),
+                "valid": JSON(errors == 0),
+                "problems": .array(problems.map { p in
+                    var o: JSONObject = ["level": JSON(p.level.rawValue), "code": JSON(p.code), "message": JSON(p.message)]
+                    if let off = p.offset { o["offset"] = JSON(off) }
+                    return .object(o)
+                }),
+            ]))
+        } else {
+            for p in problems { Output.line("\(file): \(p)") }
+            if problems.isEmpty { Output.line("\(file): ok for \(platform.name) on QEMU \(version)") }
+        }
+        if errors > 0 { throw ExitStatus.failure }
+    }
+}

@@ -1,0 +1,44 @@
+import IGVM
+
+/// libFuzzer entry point: parse arbitrary bytes as an IGVM file. Any crash, sanitizer report,
+/// leak or timeout is a bug; errors are the expected outcome for almost every input.
+/// Accepted files are also re-serialized, inspected and validated so those paths are fuzzed too,
+/// and every input is also read as an OVMF image (footer table and SEV metadata parsing).
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    var bytes = [UInt8](UnsafeBufferPointer(start: data, count: size))
+    // The same bytes as the tail of an OVMF image (footer table, SEV metadata).
+    if let ovmf = try? OVMFImage(bytes: bytes) {
+        _ = (ovmf.sevESResetEIP, ovmf.sevHashTableGPA, ovmf.metadataSections.count)
+    }
+    var parsed = Result { () throws(IGVMParseError) in try IGVMFile(bytes: bytes) }
+    // Random mutations nearly always break the CRC; retry with it repaired so the fuzzer
+    // reaches the header walk and the whole-file checks.
+    if case .failure(let error) = parsed, error.rule == .checksumMismatch, IGVMChecksum.repair(&bytes) {
+        parsed = Result { () throws(IGVMParseError) in try IGVMFile(bytes: bytes) }
+    }
+    guard case .success(let file) = parsed else { return 0 }
+    _ = file.writer().serialize()
+    _ = IGVMInspector.report(file)
+    for platform in OVMFIGVMBuilder.supportedPlatforms {
+        _ = IGVMValidator(platform: platform, qemuVersion: QEMUVersion(major: 10, minor: 2), vcpus: 2).validate(file)
+    }
+    return 0
+}
+
+/// libFuzzer's driver entry (FuzzerDriver.cpp), exported by the fuzzer runtime.
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
+) -> CInt
+
+/// SwiftPM links executables with `--defsym main=<Module>_main` (testable executables), so
+/// libFuzzer's own `main` is never pulled in; this entry point hands control to its driver.
+@_cdecl("IGVMParserFuzzer_main")
+public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput)
+}
