@@ -1,6 +1,7 @@
 import ArgumentParser
 import IGVM
 import JSON
+import Launch
 import Measure
 
 /// `igvm-mgr id-block`: sign an SEV-SNP ID block for a launch digest.
@@ -19,7 +20,7 @@ struct IDBlockCommand: ParsableCommand {
     @Option(name: .customLong("digest"), help: "Expected launch digest: 96 hex digits (or 64 base64 characters).")
     var digest: String?
 
-    @Option(name: .customLong("config"), help: "A VM definition to measure for the digest (not yet supported).")
+    @Option(name: .customLong("config"), help: "A VM definition: its launch digest and policy (as `measure CONFIG`).")
     var config: String?
 
     @Option(name: .customLong("id-key"), help: "PEM file with the ID key (ECDSA P-384 private key).")
@@ -37,8 +38,8 @@ struct IDBlockCommand: ParsableCommand {
     @Option(name: .customLong("svn"), help: "GUEST_SVN (default 0).")
     var svn: UInt32 = 0
 
-    @Option(name: .customLong("policy"), help: "SNP guest policy, 0x… or decimal (default 0x30000).")
-    var policy: String = "0x30000"
+    @Option(name: .customLong("policy"), help: "SNP guest policy, 0x… or decimal (default 0x30000, or the definition's).")
+    var policy: String?
 
     @Flag(name: .customLong("toml"), help: "Print a [confidential] snippet for a VM definition.")
     var toml = false
@@ -59,6 +60,9 @@ struct IDBlockCommand: ParsableCommand {
         } catch let error as IDBlockError {
             Output.error(error.description)
             throw ExitStatus.usage
+        } catch let error as MeasurementError {
+            Output.error(error.description)
+            throw error.kind == .unreadableInput ? ExitStatus.usage : ExitStatus.failure
         }
     }
 
@@ -69,19 +73,36 @@ struct IDBlockCommand: ParsableCommand {
     }
 
     private func makeRequest() throws -> Request {
-        if config != nil {
-            throw CommandLineFailure.usage("--config is not supported yet: measure the VM and pass --digest")
-        }
-        guard let digest else { throw CommandLineFailure.usage("missing --digest HEX (or --config CONFIG)") }
+        if digest != nil && config != nil { throw CommandLineFailure.usage("give --digest or --config, not both") }
+        guard digest != nil || config != nil else { throw CommandLineFailure.usage("missing --digest HEX (or --config CONFIG)") }
         guard let idKey else { throw CommandLineFailure.usage("missing --id-key ID.pem") }
-        guard let ld = Hex.decode(digest) ?? Base64.decode(digest), ld.count == 48 else {
-            throw CommandLineFailure.usage("--digest: expected a 48-byte launch digest (96 hex digits), got '\(digest)'")
+        var policyValue = IDBlock.defaultPolicy
+        if let policy {
+            guard let value = parseUInt64(policy) else {
+                throw CommandLineFailure.usage("--policy: expected a 64-bit number (0x… or decimal), got '\(policy)'")
+            }
+            policyValue = value
         }
-        guard let policyValue = parseUInt64(policy) else {
-            throw CommandLineFailure.usage("--policy: expected a 64-bit number (0x… or decimal), got '\(policy)'")
+        let ld: [UInt8]
+        if let digest {
+            guard let bytes = Hex.decode(digest) ?? Base64.decode(digest), bytes.count == 48 else {
+                throw CommandLineFailure.usage("--digest: expected a 48-byte launch digest (96 hex digits), got '\(digest)'")
+            }
+            ld = bytes
+        } else {
+            let m = try MeasureCommand.measure(definition: config!)
+            guard m.mode == .snp else {
+                throw CommandLineFailure.failure("\(config!): ID blocks exist for SEV-SNP guests only (this one is \(m.mode.rawValue))")
+            }
+            if policy != nil && policyValue != m.policy {
+                throw CommandLineFailure.usage(
+                    "--policy \(policy!) differs from the definition's policy 0x\(String(m.policy, radix: 16)); the firmware requires them equal")
+            }
+            policyValue = m.policy
+            ld = m.digest.bytes
         }
         if let problem = SNPPolicy(policyValue).violations.first {
-            throw CommandLineFailure.usage("--policy \(policy): \(problem)")
+            throw CommandLineFailure.usage("--policy 0x\(String(policyValue, radix: 16)): \(problem)")
         }
         let block = IDBlock(
             launchDigest: ld, familyID: try sixteenBytes(familyID, option: "--family-id"),

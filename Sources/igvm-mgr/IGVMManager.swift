@@ -7,6 +7,9 @@ struct IGVMManager: AsyncParsableCommand {
         commandName: "igvm-mgr",
         abstract: "Manage QEMU confidential virtual machines (SEV, SEV-ES, SEV-SNP, IGVM).",
         subcommands: [
+            ArgsCommand.self,
+            ValidateCommand.self,
+            ObjectCommands.self,
             IGVMCommand.self,
             MeasureCommand.self,
             IDBlockCommand.self,

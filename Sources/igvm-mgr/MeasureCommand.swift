@@ -1,6 +1,7 @@
 import ArgumentParser
 import JSON
 import IGVM
+import Launch
 import Measure
 
 /// `igvm-mgr measure`: the launch digest an OVMF image or IGVM file will produce.
@@ -91,15 +92,14 @@ struct MeasureCommand: ParsableCommand {
     @Flag(name: .customLong("json"), help: "Print JSON.")
     var json = false
 
-    @Argument(help: "A VM definition (not yet supported: use --ovmf or --igvm).")
+    @Argument(help: "A VM definition (TOML, docs/config.md): measure what `start` would launch.")
     var config: String?
 
     func run() throws {
         do {
             if let config {
-                throw CommandLineFailure.usage("measuring a VM definition (\(config)) is not supported yet: use --ovmf or --igvm")
-            }
-            if igvm != nil {
+                try runConfig(config)
+            } else if igvm != nil {
                 try runIGVM()
             } else {
                 try runOVMF()
@@ -206,6 +206,57 @@ struct MeasureCommand: ParsableCommand {
         }
     }
 
+    // MARK: - VM definition
+
+    private func runConfig(_ path: String) throws {
+        if ovmf != nil || igvm != nil || mode != nil {
+            throw CommandLineFailure.usage("a VM definition names its own firmware: drop --ovmf, --igvm and --mode")
+        }
+        let m = try MeasureCommand.measure(definition: path)
+        if json {
+            var object: JSONObject = [
+                "config": .string(path),
+                "mode": .string(m.mode.rawValue),
+                "digest": .string(m.digest.hex),
+                "base64": .string(m.digest.base64),
+                "vcpus": .integer(Int64(m.vcpus)),
+                "policy": .string("0x" + String(m.policy, radix: 16)),
+            ]
+            switch m.firmware {
+            case .ovmf(let file): object["ovmf"] = .string(file)
+            case .igvm(let file): object["igvm"] = .string(file)
+            }
+            object["vcpu-sig"] = m.signature.map { .string($0.description) } ?? .null
+            if let i = m.igvm {
+                object["file-order"] = .string(i.file.hex)
+                object["differences"] = .array(i.differences.map { .string($0) })
+            }
+            object["id-block-digest"] = m.idBlockDigest.map { .string($0.hex) } ?? .null
+            Output.json(.object(object))
+        } else {
+            Output.line(outputFormat == "base64" ? m.digest.base64 : m.digest.hex)
+            if let i = m.igvm { reportOrders(i) }
+        }
+        if let expected = m.idBlockDigest, expected != m.digest {
+            Output.warning(
+                "\(path): confidential.id-block expects launch digest \(expected.hex), but this launch measures \(m.digest.hex): SNP_LAUNCH_FINISH would fail")
+        }
+    }
+
+    /// Loads and measures a VM definition; definition problems exit 2 (unreadable) or 1.
+    static func measure(definition path: String) throws -> DefinitionMeasurement {
+        let definition: VMDefinition
+        do {
+            definition = try VMDefinition.load(path: path)
+        } catch {
+            for problem in error.problems.dropLast() { Output.error(problem.description) }
+            throw error.kind == .unreadable
+                ? CommandLineFailure.usage(error.problems.last?.description ?? path)
+                : CommandLineFailure.failure(error.problems.last?.description ?? path)
+        }
+        return try definition.launchMeasurement()
+    }
+
     // MARK: - IGVM
 
     private func runIGVM() throws {
@@ -238,18 +289,22 @@ struct MeasureCommand: ParsableCommand {
             ]))
         } else {
             Output.line(outputFormat == "base64" ? digest.base64 : digest.hex)
-            if m.qemu != m.file {
-                // Both digests on stderr, so that stdout stays the one digest scripts capture.
-                Output.warning("QEMU order and file order give different digests:")
-                Output.warning("  qemu-order (QEMU 10.2 + KVM): \(m.qemu.hex)")
-                Output.warning("  file-order (igvmmeasure):     \(m.file.hex)")
-                for reason in m.differences { Output.warning("  because \(reason)") }
-            }
+            reportOrders(m)
         }
         if let expected = m.idBlockDigest, expected != m.qemu {
             Output.warning(
                 "the file's SNP_ID_BLOCK expects launch digest \(expected.hex), but QEMU will measure \(m.qemu.hex): SNP_LAUNCH_FINISH would fail")
         }
+    }
+
+    /// Both digests on stderr when the orders disagree, so that stdout stays the one digest
+    /// scripts capture.
+    private func reportOrders(_ m: IGVMLaunchMeasurement) {
+        guard m.qemu != m.file else { return }
+        Output.warning("QEMU order and file order give different digests:")
+        Output.warning("  qemu-order (QEMU 10.2 + KVM): \(m.qemu.hex)")
+        Output.warning("  file-order (igvmmeasure):     \(m.file.hex)")
+        for reason in m.differences { Output.warning("  because \(reason)") }
     }
 
     // MARK: - Numbers, read as sev-snp-measure's argparse reads them

@@ -1,0 +1,183 @@
+import Foundation
+import IGVM
+import ObjectModel
+
+/// `igvm-mgr validate CONFIG`: every problem of a VM definition, as QEMU, KVM/the SEV
+/// firmware and igvm-mgr would see it, each named by the config key that caused it.
+public enum ConfigValidation {
+    /// Loads, plans and validates the definition at `path`.
+    ///
+    /// - Parameter qemuVersion: the QEMU version to check against (overrides `qemu.version`).
+    /// - Returns: every problem (warnings included); the definition is valid when none is an error.
+    /// - Throws: `ConfigError` of kind `.unreadable` only (no file, not TOML).
+    public static func validate(path: String, qemuVersion: String? = nil,
+                                searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) throws(ConfigError) -> [ConfigProblem] {
+        let definition: VMDefinition
+        do {
+            definition = try VMDefinition.load(path: path)
+        } catch where error.kind == .invalid {
+            return error.problems
+        }
+        return validate(definition, qemuVersion: qemuVersion, searchPath: searchPath)
+    }
+
+    /// Validates a loaded definition.
+    public static func validate(_ d: VMDefinition, qemuVersion: String? = nil,
+                                searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        if case .failure(let reason) = ExecutableLookup.find(d.qemu.binary, searchPath: searchPath) {
+            problems.append(ConfigProblem(file: d.file, key: "qemu.binary", message: reason.description))
+        }
+        let (plan, readProblems) = LaunchPlan.build(d, binary: d.qemu.binary, qmpSocket: nil)
+        problems += readProblems
+        if let plan {
+            let graph = ObjectGraph(machine: plan.machine, objects: plan.objects, devices: plan.devices,
+                                    firmware: FirmwareFacts(bios: plan.bios, pflashDrives: 0, directKernel: plan.kernel != nil))
+            // Properties the model could not read are already reported; don't also call them missing.
+            let unreadable = Set(readProblems.map { "\($0.object).\($0.property ?? "")" })
+            for p in graph.validate() where !unreadable.contains("\(p.object).\(p.property ?? "")") {
+                problems.append(ConfigProblem(file: d.file, key: configKey(for: p, in: d), message: p.message,
+                                              level: p.level, object: p.object, property: p.property))
+            }
+        }
+        problems += acceleratorProblems(d)
+        let missingFiles = fileProblems(d)
+        problems += missingFiles
+        let version = (qemuVersion ?? d.qemu.version).flatMap(QEMUVersion.init)
+        problems += versionProblems(d, version: version)
+        if missingFiles.allSatisfy({ $0.key != "igvm.file" }) {
+            problems += igvmProblems(d, objects: plan?.objects ?? [], version: version ?? defaultQEMUVersion)
+        }
+        return problems
+    }
+
+    /// The QEMU an IGVM file is checked against when neither `qemu.version` nor
+    /// `--qemu-version` names one: the newest release the project describes.
+    public static let defaultQEMUVersion = QEMUVersion(major: 10, minor: 2, micro: 2)
+
+    /// The IGVM file parsed as libigvm does and checked against what QEMU's loader does for
+    /// the platform the definition runs as (the IGVM module's validator).
+    static func igvmProblems(_ d: VMDefinition, objects: [QOMObject], version: QEMUVersion) -> [ConfigProblem] {
+        guard case .igvm(let path) = d.boot else { return [] }
+        func problem(_ level: Problem.Level, _ message: String) -> ConfigProblem {
+            ConfigProblem(file: d.file, key: "igvm.file", message: message, level: level,
+                          object: LaunchPlan.IDs.igvm, property: "file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return [problem(.qemu, "\(JSONQuoted(path)) cannot be read")]
+        }
+        let file: IGVMFile
+        do {
+            file = try IGVMFile(bytes: [UInt8](data))
+        } catch {
+            return [problem(.qemu, "QEMU's IGVM loader (libigvm) rejects \(JSONQuoted(path)): \(error)")]
+        }
+        var platform = IGVMPlatformType.native
+        var policy: UInt64?
+        for object in objects where object.id == d.confidential?.id {
+            switch object {
+            case .sevSnpGuest(let snp):
+                platform = .sevSNP
+                policy = snp.effectivePolicy.rawValue
+            case .sevGuest(let sev):
+                platform = sev.effectivePolicy.contains(.encryptedState) ? .sevES : .sev
+                policy = UInt64(sev.effectivePolicy.rawValue)
+            default:
+                break
+            }
+        }
+        let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: d.qemu.cpus, expectedPolicy: policy)
+        // The version rules are reported once, by versionProblems, whether or not the file exists.
+        return validator.validate(file).filter { $0.code != "qemu-version" }.map { p in
+            let at = p.offset.map { " (offset 0x\(String($0, radix: 16)))" } ?? ""
+            // The policy and the ID block are checked by the SEV firmware at launch, and a VMSA
+            // count off the vCPU count breaks the launch digest; the rest QEMU's loader refuses.
+            let level: Problem.Level = p.level == .warning ? .warning
+                : (p.code.contains("policy") || p.code.hasPrefix("id-block") || p.code == "vmsa-count" ? .launch : .qemu)
+            return problem(level, "\(platform.name) on QEMU \(version): \(p.code): \(p.message)\(at)")
+        }
+    }
+
+    /// The config key that set what a model problem is about, so messages point into the file.
+    static func configKey(for p: Problem, in d: VMDefinition) -> String {
+        let property = p.property.map { ".\($0)" } ?? ""
+        if let c = d.confidential, p.object == c.id { return "confidential" + property }
+        if let m = d.memoryBackend, p.object == m.id {
+            return p.property == "size" ? "qemu.memory" : "memory-backend" + property
+        }
+        if p.object == LaunchPlan.IDs.igvm, case .igvm = d.boot { return "igvm" + (p.property == "file" ? ".file" : "") }
+        if p.object == Machine.problemName {
+            switch p.property {
+            case "confidential-guest-support": return "confidential"
+            case "igvm-cfg": return "igvm"
+            case "memory-backend": return "memory-backend"
+            case "pflash0", "pflash1": return "firmware.\(p.property!)"
+            default: return "qemu.machine"
+            }
+        }
+        return p.object + property
+    }
+
+    /// SEV guests need KVM; QEMU's own refusals under TCG, as QEMU 10.0 prints them.
+    static func acceleratorProblems(_ d: VMDefinition) -> [ConfigProblem] {
+        guard let c = d.confidential, c.type != .nocc, d.qemu.accel != "kvm" else { return [] }
+        let qemuSays = c.type == .sevSNPGuest
+            ? "cannot set up private guest memory for sev-snp-guest: KVM required"
+            : "accelerator does not support confidential guest sev-guest"
+        return [ConfigProblem(file: d.file, key: "qemu.accel",
+            message: "\(c.type.rawValue) needs \"kvm\", got \(JSONQuoted(d.qemu.accel)) (QEMU: \(qemuSays))", level: .qemu)]
+    }
+
+    /// Files QEMU opens at start-up must exist and be readable.
+    static func fileProblems(_ d: VMDefinition) -> [ConfigProblem] {
+        var files: [(key: String, path: String)] = []
+        switch d.boot {
+        case .none: break
+        case .bios(let p): files.append(("firmware.bios", p))
+        case .pflash(let code, let vars):
+            files.append(("firmware.pflash0", code))
+            if let vars { files.append(("firmware.pflash1", vars)) }
+        case .igvm(let p): files.append(("igvm.file", p))
+        }
+        if let k = d.kernel {
+            files.append(("kernel.kernel", k.kernel))
+            if let i = k.initrd { files.append(("kernel.initrd", i)) }
+        }
+        return files.compactMap { key, path in
+            var isDirectory: ObjCBool = false
+            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
+                return ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) does not exist", level: .qemu)
+            }
+            if isDirectory.boolValue {
+                return ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) is a directory, expected a file", level: .qemu)
+            }
+            if !FileManager.default.isReadableFile(atPath: path) {
+                return ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) is not readable", level: .qemu)
+            }
+            return nil
+        }
+    }
+
+    /// What the targeted QEMU version lacks (REFERENCE.md: igvm-cfg >= 10.1, native IGVM >= 10.2,
+    /// sev-snp-guest >= 9.1; `nocc` only in a fork).
+    static func versionProblems(_ d: VMDefinition, version: QEMUVersion?) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        if d.confidential?.type == .nocc {
+            problems.append(ConfigProblem(file: d.file, key: "confidential.type",
+                message: "nocc exists only in a QEMU fork, not upstream QEMU: the binary must be probed for it", level: .warning))
+        }
+        guard let v = version else { return problems }
+        func needs(_ key: String, _ what: String, _ minimum: QEMUVersion) {
+            if v < minimum {
+                problems.append(ConfigProblem(file: d.file, key: key,
+                    message: "\(what) needs QEMU >= \(minimum), the target is \(v)", level: .qemu))
+            }
+        }
+        if case .igvm = d.boot {
+            needs("igvm", "igvm-cfg", QEMUVersion.igvmSupport)
+            if d.confidential == nil { needs("igvm", "a native (non-confidential) IGVM guest", QEMUVersion.nativeIGVM) }
+        }
+        if d.confidential?.type == .sevSNPGuest { needs("confidential.type", "sev-snp-guest", QEMUVersion(major: 9, minor: 1)) }
+        return problems
+    }
+}
