@@ -89,11 +89,11 @@ struct MeasureCLITests {
         var w = IGVMWriter()
         w.platforms = [IGVMSupportedPlatform(compatibilityMask: 1, platformType: .sevSNP)]
         w.initializations = [.guestPolicy(policy: 0x30000, compatibilityMask: 1)]
-        w.add(.parameterArea(IGVMParameterArea(index: 0, numberOfBytes: 0x1000)))
-        w.add(.parameter(IGVMParameter(.vpCount, areaIndex: 0)))
+        w.add(.parameterArea(IGVMParameterArea(numberOfBytes: 0x1000, parameterAreaIndex: 0, fileOffset: 0)))
+        w.add(.parameter(IGVMParameter(kind: .vpCount, parameterAreaIndex: 0, byteOffset: 0)))
         w.add(.pageData(IGVMPageData(gpa: 0x1000, compatibilityMask: 1)), data: [1])
-        w.add(.parameterInsert(IGVMParameterInsert(areaIndex: 0, gpa: 0x8000, compatibilityMask: 1)))
-        w.add(.vpContext(IGVMVPContext(vpIndex: 0, compatibilityMask: 1)),
+        w.add(.parameterInsert(IGVMParameterInsert(gpa: 0x8000, compatibilityMask: 1, parameterAreaIndex: 0)))
+        w.add(.vpContext(IGVMVPContext(gpa: igvmKVMVMSAGPA, compatibilityMask: 1, fileOffset: 0, vpIndex: 0, reserved: 0, format: .sevVMSA)),
               data: SEVVMSA.resetState(eip: 0xFFFF_FFF0, sevFeatures: 1).bytes)
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -97,6 +97,36 @@ struct MeasureConfigTests {
         #expect(viaConfig.stderr.contains("QEMU measures one VMSA per vCPU (2); the file has 4"))
     }
 
+    @Test("validate CONFIG checks an IGVM SNP_ID_BLOCK's LD against the digest QEMU will measure")
+    func validateIDBlockDigest() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let ovmf = try OVMFImage(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: Self.amdSev))))
+        let config = try Self.write(Self.snpDefinition(firmware: "[igvm]\nfile = \"snp.igvm\"", cpus: 1), in: dir)
+        func writeIGVM(ld: [UInt8]) throws {
+            var w = try OVMFIGVMBuilder(platforms: [.sevSNP], vcpus: 1).writer(for: ovmf)
+            let key = IGVMSNPPublicKey(curve: 2, reserved: 0, qx: [], qy: [])
+            let sig = IGVMSNPSignature(r: [], s: [])
+            w.add(.snpIDBlock(IGVMSNPIDBlock(
+                compatibilityMask: 1, authorKeyEnabled: 0, reserved: [0, 0, 0], ld: ld, familyID: [], imageID: [],
+                version: 1, guestSVN: 0, idKeyAlgorithm: 1, authorKeyAlgorithm: 1, idKeySignature: sig, idPublicKey: key,
+                authorKeySignature: sig, authorPublicKey: IGVMSNPPublicKey(curve: 0, reserved: 0, qx: [], qy: []))))
+            try Data(w.serialize()).write(to: dir.appendingPathComponent("snp.igvm"))
+        }
+        try writeIGVM(ld: [UInt8](repeating: 0, count: 48))
+        let digest = try IGVMManagerBinary.run(["measure", config])
+        #expect(digest.status == 0, "\(digest.stderr)")
+        let wrong = try IGVMManagerBinary.run(["validate", config])
+        #expect(wrong.stdout.contains("id-block-ld") || wrong.stderr.contains("id-block-ld"), "\(wrong.stdout)\(wrong.stderr)")
+
+        var ld: [UInt8] = []
+        var hex = Substring(digest.stdout.dropLast())
+        while !hex.isEmpty { ld.append(UInt8(hex.prefix(2), radix: 16)!); hex = hex.dropFirst(2) }
+        try writeIGVM(ld: ld)
+        let right = try IGVMManagerBinary.run(["validate", config])
+        #expect(!(right.stdout + right.stderr).contains("id-block-ld"), "\(right.stdout)\(right.stderr)")
+    }
+
     @Test("Definitions that cannot be measured say why", arguments: [
         ("[qemu]\ncpus = 1\n[firmware]\nbios = \"/dev/null\"", "confidential: an ordinary guest has no launch digest"),
         ("[qemu]\ncpus = 1\ncpu-model = \"host\"\n[confidential]\ntype = \"sev-snp-guest\"\nreduced-phys-bits = 1\n[firmware]\nbios = \"/dev/null\"",

@@ -30,12 +30,12 @@ struct IGVMDigestTests {
                     gpa: gpa, compatibilityMask: mask, flags: IGVMPageDataFlags(rawValue: flags),
                     dataType: IGVMPageDataType(rawValue: dataType)!)), data: data)
             case let .parameterArea(index, size):
-                w.add(.parameterArea(IGVMParameterArea(index: index, numberOfBytes: size)))
-                w.add(.parameter(IGVMParameter(.vpCount, areaIndex: index)))
+                w.add(.parameterArea(IGVMParameterArea(numberOfBytes: size, parameterAreaIndex: index, fileOffset: 0)))
+                w.add(.parameter(IGVMParameter(kind: .vpCount, parameterAreaIndex: index, byteOffset: 0)))
             case let .parameterInsert(gpa, mask, areaIndex):
-                w.add(.parameterInsert(IGVMParameterInsert(areaIndex: areaIndex, gpa: gpa, compatibilityMask: mask)))
+                w.add(.parameterInsert(IGVMParameterInsert(gpa: gpa, compatibilityMask: mask, parameterAreaIndex: areaIndex)))
             case let .vpContext(_, mask, vpIndex, vmsa):
-                w.add(.vpContext(IGVMVPContext(vpIndex: vpIndex, compatibilityMask: mask)), data: vmsa)
+                w.add(.vpContext(IGVMVPContext(gpa: igvmKVMVMSAGPA, compatibilityMask: mask, fileOffset: 0, vpIndex: vpIndex, reserved: 0, format: .sevVMSA)), data: vmsa)
             }
         }
         return try IGVMFile(bytes: w.serialize())
