@@ -108,6 +108,9 @@ struct IGVMBuild: ParsableCommand {
     @Option(help: "Guest policy, hexadecimal (0x…) or decimal.")
     var policy: String?
 
+    @Option(help: "vCPU signature to put in every VMSA's RDX, as sev-snp-measure does (default 0, like buildigvm).")
+    var vcpuSig: String?
+
     @Option(name: .shortAndLong, help: "Output IGVM file.")
     var output: String
 
@@ -115,6 +118,11 @@ struct IGVMBuild: ParsableCommand {
         guard !platform.isEmpty else { throw usage("give at least one --platform") }
         let platforms = try platform.map(platformArgument)
         let policyValue = try policyArgument(policy)
+        var signature: UInt64 = 0
+        if let vcpuSig {
+            guard let v = parseHex(vcpuSig) else { throw usage("--vcpu-sig \(vcpuSig) is not a number") }
+            signature = v
+        }
         let ovmf: OVMFImage
         do {
             ovmf = try OVMFImage(bytes: readInput(firmware))
@@ -124,7 +132,9 @@ struct IGVMBuild: ParsableCommand {
         }
         let bytes: [UInt8]
         do {
-            bytes = try OVMFIGVMBuilder(platforms: platforms, vcpus: cpus, policy: policyValue).build(ovmf)
+            var builder = OVMFIGVMBuilder(platforms: platforms, vcpus: cpus, policy: policyValue)
+            builder.vcpuSignature = signature
+            bytes = try builder.build(ovmf)
         } catch {
             Output.error(error.message)
             throw ExitStatus.usage

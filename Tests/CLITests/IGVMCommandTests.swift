@@ -47,14 +47,14 @@ import TestSupport
     @Test func textInspectShowsHeaderPlatformsAndVMSAs() throws {
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let file = try build(["sev-snp"], extra: ["--policy", "0x30000"], in: dir)
+        let file = try build(["sev-snp"], extra: ["--policy", "0x30000", "--vcpu-sig", "0x800F12"], in: dir)
         let r = try IGVMManagerBinary.run(["igvm", "inspect", file])
         #expect(r.status == 0)
         #expect(r.stdout.contains("format: V1"))
         #expect(r.stdout.contains("sev-snp: mask 0x1, version 1, highest VTL 0"))
         #expect(r.stdout.contains("policy 0x30000: smt, reserved-must-be-one"))
         #expect(r.stdout.contains("GPA ranges: 0xFFC84000-0xFFFFFFFF"))
-        #expect(r.stdout.contains("VMSA vp 1 mask 0x1 gpa 0xFFFFFFFFF000: cs 0xF000:0x800000 rip 0x8004"))
+        #expect(r.stdout.contains("VMSA vp 1 mask 0x1 gpa 0xFFFFFFFFF000: cs 0xF000:0x800000 rip 0x8004 rsp 0x0 rdx 0x800F12"))
     }
 
     @Test func checkExitCodes() throws {
