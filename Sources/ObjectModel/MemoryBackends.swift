@@ -56,12 +56,30 @@ public struct MemoryBackendProperties: Sendable, Hashable {
         return p
     }
 
+    /// The largest size whose rounding up to a 4 KiB page does not wrap to 0.
+    static let largestRoundableSize = UInt64.max - 4095
+
     func validate(id: String) -> [Problem] {
-        switch size {
-        case nil: return [Problem(.qemu, object: id, property: "size", "missing: a memory backend needs a size")]
-        case 0: return [Problem(.qemu, object: id, property: "size", "0: QEMU cannot create a backend of size 0")]
-        default: return []
+        var problems: [Problem] = []
+        func add(_ property: String, _ message: String) {
+            problems.append(Problem(.qemu, object: id, property: property, message))
         }
+        switch size {
+        case nil: add("size", "missing: a memory backend needs a size")
+        case 0: add("size", "0: QEMU cannot create a backend of size 0")
+        case let s? where s > Self.largestRoundableSize:
+            // QMP accepts -1 here; QEMU 10.0 then aborts (find_ram_offset: `size != 0`).
+            add("size", "\(s) wraps to 0 when QEMU rounds it up to a page (QEMU aborts)")
+        default: break
+        }
+        if preallocThreads == 0 {
+            add("prealloc-threads", "0: QEMU needs at least one preallocation thread")
+        }
+        if let policy, policy != .default {
+            // host-nodes is not modelled, so it is never set here.
+            add("policy", "'\(policy.rawValue)' needs host-nodes (QEMU: \"host-nodes must be set for policy \(policy.rawValue)\")")
+        }
+        return problems
     }
 }
 
@@ -197,6 +215,8 @@ public struct MemoryBackendFile: MemoryBackendObject {
         var problems = backend.validate(id: id)
         if memPath == nil {
             problems.append(Problem(.qemu, object: id, property: "mem-path", "missing: memory-backend-file needs a path"))
+        } else if memPath == "" {
+            problems.append(Problem(.qemu, object: id, property: "mem-path", "empty path: QEMU cannot open the backing store"))
         }
         return problems
     }

@@ -121,11 +121,10 @@ public struct PropertyReader: Sendable {
     public mutating func size(_ name: String) -> UInt64? {
         switch take(name) {
         case nil: return nil
-        case .json(.integer(let i)) where i >= 0: return UInt64(i)
+        // Over JSON a negative size wraps like a uint64 (QMP accepts `-1`); validation then
+        // reports what QEMU does with such a size.
+        case .json(.integer(let i)): return UInt64(bitPattern: i)
         case .json(.unsigned(let u)): return u
-        case .json(.integer(let i)):
-            report(name, "size \(i) is negative")
-            return nil
         case .json(let other):
             report(name, "expected a size in bytes, got \(other.kindDescription)")
             return nil

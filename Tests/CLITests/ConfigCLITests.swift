@@ -50,13 +50,14 @@ private let validSNP = """
     }
 
     @Test func argsOfAnInvalidDefinitionExitsOneWithEveryProblem() throws {
-        let path = try writeConfig("[qemu]\ncpus = \"2\"\nmemroy = \"1G\"\n")
+        let path = try writeConfig("[qemu]\ncpus = \"2\"\nmemroy = \"1G\"\n[confidential]\ntype = \"sev-snp-guest\"\npolicy = 196608\n")
         let r = try IGVMManagerBinary.run(["args", path])
         #expect(r.status == 1)
         #expect(r.stdout.isEmpty)
         #expect(r.stderr.split(separator: "\n").map(String.init) == [
             #"igvm-mgr: error: \#(path): qemu.cpus: expected an integer from 1 to 4096, got string "2""#,
             "igvm-mgr: error: \(path): qemu.memroy: unknown key (expected one of: binary, machine, accel, memory, cpus, cpu-model, debugcon, serial, version)",
+            #"igvm-mgr: error: \#(path): confidential.policy: expected a hex string like "0x30000", got integer 196608"#,
         ])
         let policy = try writeConfig("[confidential]\ntype = \"sev-snp-guest\"\npolicy = 196608\n")
         let r2 = try IGVMManagerBinary.run(["args", policy])

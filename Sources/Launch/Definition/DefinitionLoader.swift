@@ -38,7 +38,12 @@ extension VMDefinition {
         let problems = ProblemList(file: file)
         let root = TableReader(entries: entries, path: "", problems: problems, baseDirectory: baseDirectory)
         let definition = DefinitionReader(root: root, file: file, defaultName: defaultName).read()
-        if !problems.problems.isEmpty { throw ConfigError(kind: .invalid, problems: problems.problems) }
+        if !problems.problems.isEmpty {
+            // Report the object properties' problems in the same run: the tables that could be
+            // read are checked against the object model as the plan would check them.
+            let propertyProblems = LaunchPlan.build(definition, binary: definition.qemu.binary, qmpSocket: nil).1
+            throw ConfigError(kind: .invalid, problems: problems.problems + propertyProblems)
+        }
         return definition
     }
 }
