@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel", "JSON", "TestSupport"]),
         .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport"]),
-        .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport"]),
+        .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "QMPTests", dependencies: [
             "QMP", "JSON", "TestSupport",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -71,6 +71,6 @@ let package = Package(
         ]),
         .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
-        .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),
     ]
 )

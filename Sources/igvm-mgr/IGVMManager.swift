@@ -16,6 +16,8 @@ struct IGVMManager: AsyncParsableCommand {
             ValidateCommand.self,
             ObjectCommands.self,
             IGVMCommand.self,
+            MeasureCommand.self,
+            IDBlockCommand.self,
         ]
     )
 }

@@ -100,3 +100,22 @@ import Testing
         #expect(SNPPolicy(0x30000).violations.isEmpty)
     }
 }
+
+@Suite struct ChecksumTests {
+    /// CRC-32/ISO-HDLC check value (crc32fast, zlib).
+    @Test func crc32CheckValue() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum([UInt8]()) == 0)
+    }
+
+    @Test func repairMakesABrokenChecksumValid() throws {
+        var b = CreateBasicTests.createBasic()
+        let good = Array(b[0x14..<0x18])
+        b[0x14] ^= 0x5A
+        #expect(throws: IGVMParseError.self) { _ = try IGVMFile(bytes: b) }
+        #expect(IGVMChecksum.repair(&b))
+        #expect(Array(b[0x14..<0x18]) == good)
+        var short = [UInt8](repeating: 0, count: 10)
+        #expect(IGVMChecksum.repair(&short) == false)
+    }
+}

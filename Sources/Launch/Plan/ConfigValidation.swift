@@ -1,5 +1,6 @@
 import Foundation
 import IGVM
+import Measure
 import ObjectModel
 
 /// `igvm-mgr validate CONFIG`: every problem of a VM definition, as QEMU, KVM/the SEV
@@ -73,7 +74,10 @@ public enum ConfigValidation {
             return [problem(.qemu, "QEMU's IGVM loader (libigvm) rejects \(JSONQuoted(path)): \(error)")]
         }
         let (platform, policy) = igvmTarget(d, objects: objects)
-        let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: d.qemu.cpus, expectedPolicy: policy)
+        // The digest QEMU + KVM will measure, so an SNP_ID_BLOCK whose LD differs is reported.
+        let digest = platform == .sevSNP ? (try? LaunchDigest.igvm(file: file, cpus: d.qemu.cpus))?.qemu.bytes : nil
+        let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: d.qemu.cpus, expectedPolicy: policy,
+                                      expectedLaunchDigest: digest)
         // The version rules are reported once, by versionProblems, whether or not the file exists.
         return validator.validate(file).filter { $0.code != "qemu-version" }.map { p in
             let at = p.offset.map { " (offset 0x\(String($0, radix: 16)))" } ?? ""

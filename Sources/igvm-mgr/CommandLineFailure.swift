@@ -1,0 +1,19 @@
+import ArgumentParser
+
+/// A command-line problem found after parsing: its message and exit status.
+struct CommandLineFailure: Error {
+    let message: String
+    let status: ExitCode
+
+    static func usage(_ message: String) -> CommandLineFailure { .init(message: message, status: ExitStatus.usage) }
+    static func failure(_ message: String) -> CommandLineFailure { .init(message: message, status: ExitStatus.failure) }
+}
+
+/// `0x…` hexadecimal or decimal, as Python's `int(s, 0)` reads the peer tool's numbers.
+func parseUInt64(_ text: String) -> UInt64? {
+    let lower = text.lowercased()
+    if lower.hasPrefix("0x") { return UInt64(lower.dropFirst(2), radix: 16) }
+    if lower.hasPrefix("0o") { return UInt64(lower.dropFirst(2), radix: 8) }
+    if lower.hasPrefix("0b") { return UInt64(lower.dropFirst(2), radix: 2) }
+    return UInt64(lower)
+}

@@ -1,0 +1,14 @@
+import Foundation
+import TestSupport
+
+/// The shared test vectors of sev-snp-measure and virtee/sev (see ref-igvm-snp.md §7).
+enum Fixtures {
+    static let sevSNPMeasure = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure")
+    static let virteeSEV = TestPaths.shared.appendingPathComponent("fixtures/virtee-sev")
+
+    static var amdSevOVMF: String { sevSNPMeasure.appendingPathComponent("ovmf_AmdSev_suffix.bin").path }
+    static var ovmfX64: String { sevSNPMeasure.appendingPathComponent("ovmf_OvmfX64_suffix.bin").path }
+
+    static func bytes(_ url: URL) throws -> [UInt8] { Array(try Data(contentsOf: url)) }
+    static func text(_ url: URL) throws -> String { try String(contentsOf: url, encoding: .utf8) }
+}
