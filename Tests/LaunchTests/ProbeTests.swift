@@ -74,12 +74,13 @@ import Testing
     }
 
     @Test func aBinaryThatDiesAtOnceFailsTheProbeQuicklyWithItsStatus() async throws {
-        let start = ContinuousClock.now
+        // The message shows that the exit was noticed: had the probe waited for its watchdog
+        // instead, it would say "no QMP connection from QEMU within …". (No wall-clock bound:
+        // under the parallel suite on two cores the figure says more about the load than us.)
         await #expect {
             _ = try await QEMUProbe().probe(binary: "/bin/false")
         } throws: { error in
-            "\(error)".contains("exited with status 1")
+            "\(error)".contains("exited with status 1") && !"\(error)".contains("no QMP connection")
         }
-        #expect(ContinuousClock.now - start < .seconds(5))
     }
 }

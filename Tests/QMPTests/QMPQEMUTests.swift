@@ -90,7 +90,10 @@ import Glibc
         do { for try await e in lifecycle { b.append(e) } } catch {}
         #expect(Array(a.prefix(3)) == ["RESUME", "STOP", "RESUME"])
         #expect(Set(a).isSubset(of: ["STOP", "RESUME"]))
-        #expect(b.map(\.name) == ["RESET", "SHUTDOWN"])
+        // Only the host's own: q35's default firmware may reset the guest by itself while it
+        // runs (seen under load: a second RESET), which is QEMU's business, not ours.
+        b = b.filter { $0.data["guest"] != .bool(true) }
+        #expect(b.map(\.name) == ["RESET", "SHUTDOWN"], "\(b)")
         #expect(b.first?.data["reason"] == "host-qmp-system-reset")
         #expect(b.last?.data["reason"] == "host-qmp-quit")
         #expect(b.allSatisfy { $0.seconds > 1_600_000_000 })
@@ -136,25 +139,30 @@ import Glibc
     }
 
     /// Commands queued behind `quit` never run: each must fail, promptly, as interrupted.
+    /// QEMU is frozen (SIGSTOP) while `quit` and 64 queries go out, so that the queries are
+    /// certainly pending behind `quit` when it runs, however loaded the machine is.
     @Test func quitFailsPendingCommandsAsInterruptedWithinOneSecond() async throws {
         let qemu = try QEMUUnderTest()
         let qmp = try await Self.connect(qemu)
-        let workers = Self.traffic(qmp, width: 64)
-        while qmp.pendingCommandCount < 32 { await Task.yield() }
-        try await qmp.quit()
+        kill(qemu.pid, SIGSTOP)
+        let quit = Task { try await qmp.quit() }
+        while qmp.pendingCommandCount < 1 { await Task.yield() }
+        let queries = (0..<64).map { _ in Task { () -> (any Error)? in
+            do { _ = try await qmp.queryStatus(); return nil } catch { return error }
+        } }
+        while qmp.pendingCommandCount < 65 { await Task.yield() }
+        kill(qemu.pid, SIGCONT)
+        try await quit.value
         let quitAnswered = ContinuousClock.now
-        let errors = await workers.value
+        var errors: [any Error] = []
+        for query in queries { if let error = await query.value { errors.append(error) } }
         #expect(ContinuousClock.now - quitAnswered < .seconds(1))
-        let interrupted = errors.filter {
-            if case QMPClientError.interrupted(_, let cause) = $0 { return cause.peerWentAway } else { return false }
-        }
-        // Every worker ends with interrupted (was pending) or notConnected (sent after the end).
+        // A query QEMU answered before its main loop ended is fine; every other one must end
+        // as interrupted, with the peer's departure as the cause.
         #expect(errors.allSatisfy {
-            if case QMPClientError.interrupted(_, let cause) = $0 { return cause.peerWentAway }
-            if case QMPClientError.notConnected(_, let cause) = $0 { return cause.peerWentAway }
-            return false
+            if case QMPClientError.interrupted(_, let cause) = $0 { return cause.peerWentAway } else { return false }
         }, "\(errors)")
-        #expect(!interrupted.isEmpty)
+        #expect(!errors.isEmpty)
         #expect(await qmp.waitUntilDisconnected().peerWentAway)
         #expect(qemu.waitForExit() == 0)
     }

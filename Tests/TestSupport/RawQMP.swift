@@ -141,7 +141,7 @@ public final class TestQEMUProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments + ["-qmp", "unix:\(socketPath),server=on,wait=on"]
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: log)
         process.standardOutput = logHandle
         process.standardError = logHandle
@@ -159,7 +159,17 @@ public final class TestQEMUProcess: @unchecked Sendable {
             }
             usleep(2000)
         }
-        qmp = try RawQMPConnection(socketPath: socketPath)
+        // QEMU binds (the file appears) just before it listens: a connect in between is
+        // refused, so retry that one error while QEMU lives and the deadline holds.
+        while true {
+            do {
+                qmp = try RawQMPConnection(socketPath: socketPath)
+                break
+            } catch let failure as RawQMPConnection.Failure where failure.description.contains("Connection refused")
+                        && process.isRunning && ContinuousClock.now < deadline {
+                usleep(2000)
+            }
+        }
     }
 
     /// `quit`, then wait for the process to end.

@@ -62,7 +62,7 @@ public struct QEMUProbe: Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         process.terminationHandler = { p in
-            let message = String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self)
+            let message = String(decoding: Self.readWithoutBlocking(stderr.fileHandleForReading.fileDescriptor), as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             listener.close(reason: "\(identity.path) exited with status \(p.terminationStatus) before QMP was ready"
                 + (message.isEmpty ? "" : ": \(message)"))
@@ -98,6 +98,21 @@ public struct QEMUProbe: Sendable {
             await qmp.close()
             throw QEMUProbeError(binary: identity.path, reason: "\(error)")
         }
+    }
+
+    /// What the pipe holds now. Not `availableData`: that waits for EOF, and a process spawned
+    /// concurrently elsewhere may have inherited the pipe's write end and keep it open for as
+    /// long as it lives (seen as a 17 s "quick" failure while the test suite ran QEMUs in parallel).
+    static func readWithoutBlocking(_ fd: Int32) -> [UInt8] {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while bytes.count < 65536 {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += buffer[..<n]
+        }
+        return bytes
     }
 
     private func ask(_ qmp: QMPClient, identity: QEMUBinaryIdentity) async throws -> QEMUCapabilities {
