@@ -166,14 +166,14 @@ struct LifecycleSupervisorTests {
     func qemuRejects() async throws {
         let sandbox = try LifecycleSandbox()
         defer { sandbox.tearDown() }
-        let started = Date()
+        // Failing with startFailed (QEMU's own lines) rather than timedOut shows that start
+        // ended when QEMU exited, within the timeout; a wall-clock bound would measure the load.
         await #expect {
             try await sandbox.start(try sandbox.launch("bad", extra: ["-object", "memory-backend-ram,id=m0,size=64M,bogus-property=1"]), timeout: 20)
         } throws: { error in
             guard case LifecycleError.startFailed(let message, let details) = error else { return false }
             return message.contains("exited during start-up") && details.contains { $0.contains("bogus-property") && $0.contains("qemu-system") }
         }
-        #expect(Date().timeIntervalSince(started) < 20)
         let state = try #require(try sandbox.state("bad"))
         #expect(state.phase == .failed)
         #expect(state.lastExit?.reason == "start-failed")
