@@ -86,18 +86,18 @@ async def peer_run(qemu, rom, work, index):
         args += ["-fw_cfg", f"name=opt/org.igvm-mgr/vmfwupdate/{key},file={fwcfg}/{key}"]
 
     async def launch(bios, debugcon, extra):
+        # We listen, QEMU connects (client mode): no window between QEMU's bind and listen.
         sock = f"{fwcfg}/qmp.sock"
         if os.path.exists(sock):
             os.unlink(sock)
+        client = QMPClient("peer")
+        await client.start_server(sock)
         proc = await asyncio.create_subprocess_exec(
             qemu, "-machine", "q35", "-accel", "tcg", "-m", "64M", "-nodefaults", "-display", "none", "-S",
             "-bios", bios, "-action", "reboot=shutdown,shutdown=pause",
             "-chardev", f"file,id=d,path={debugcon}", "-device", "isa-debugcon,iobase=0x402,chardev=d",
-            *args, *extra, "-qmp", f"unix:{sock},server=on,wait=on", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        while not os.path.exists(sock):
-            await asyncio.sleep(0.001)
-        client = QMPClient("peer")
-        await client.connect(sock)
+            *args, *extra, "-qmp", f"unix:{sock}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await client.accept()
         return proc, client
 
     proc, client = await launch(rom, f"{fwcfg}/d1.log", [])
@@ -124,25 +124,29 @@ async def peer_run(qemu, rom, work, index):
     os.rename(f"{fwcfg}/{digest}.rom.tmp", f"{fwcfg}/{digest}.rom")
     store = time.time() - t
     t = time.time()
-    try:
-        await client.execute("quit")
-    except Exception:
-        pass
-    await client.disconnect()
+    await quit_and_disconnect(client)
     await proc.wait()
     quit = time.time() - t
     proc, client = await launch(f"{fwcfg}/{digest}.rom", f"{fwcfg}/d2.log",
                                 ["-fw_cfg", f"name=opt/org.igvm-mgr/vmfwupdate/opaque,file={fwcfg}/opq"])
     await client.execute("cont")
     marker_at = await asyncio.get_running_loop().run_in_executor(None, wait_for, f"{fwcfg}/d2.log", STAGE2)
+    await quit_and_disconnect(client)
+    await proc.wait()
+    total = marker_at - reset_at
+    return {"read-out": readout, "store": store, "quit": quit, "relaunch": total - readout - store - quit, "total": total}
+
+
+async def quit_and_disconnect(client):
+    """`quit`; QEMU's hang-up races the reply, and qemu.qmp then raises EOFError from disconnect()."""
     try:
         await client.execute("quit")
     except Exception:
         pass
-    await client.disconnect()
-    await proc.wait()
-    total = marker_at - reset_at
-    return {"read-out": readout, "store": store, "quit": quit, "relaunch": total - readout - store - quit, "total": total}
+    try:
+        await client.disconnect()
+    except EOFError:
+        pass
 
 
 def summary(label, runs):
