@@ -71,6 +71,7 @@ struct StatusCommand: AsyncParsableCommand {
             ["supervisor", o.supervisorAlive ? s?.supervisor.map { String($0.pid) } ?? "-" : "-"],
             ["qemu", s?.qemuVersion ?? "-"],
             ["confidential", s?.confidentialType ?? "none"],
+            ["launch digest", s?.launchMeasurement?.description ?? "-"],
             ["firmware", s?.firmware ?? "QEMU's default"],
             ["vmfwupdate", s?.vmfwupdate.map { FirmwareUpdateStatusText.line($0, supervisorAlive: o.supervisorAlive) } ?? "-"],
             ["qmp status", report.qmpStatus?["status"]?.stringValue ?? "-"],

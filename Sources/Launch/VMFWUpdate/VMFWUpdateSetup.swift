@@ -93,7 +93,12 @@ public struct VMFWUpdateSetup: Sendable {
         let plan = basePlan.forInstance(booting: firmware, interfaceFiles: try writeInterfaceFiles(), launchNumber: number)
         var launch = QEMULaunch(plan: plan, definition: definition, name: name)
         launch.startPaused = startPaused
-        if case .guestSupplied(let stored) = firmware { launch.firmware = stored.imagePath }
+        switch firmware {
+        case .provider:
+            launch.launchMeasurement = definition.expectedLaunchMeasurement()
+        case .guestSupplied(let stored):
+            launch.firmware = stored.imagePath
+        }
         return launch
     }
 
