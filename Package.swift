@@ -69,7 +69,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "TestSupport"]),
+        .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),
     ]

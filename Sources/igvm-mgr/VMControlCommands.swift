@@ -40,13 +40,9 @@ struct StartCommand: AsyncParsableCommand {
             throw ExitStatus.failure
         }
         do {
-            var launch = try QEMULaunch(definition: definition, name: name)
             // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
             // policy and the interface's fw-cfg files.
-            if let setup = try VMFWUpdateSetup(definition: definition, name: name, paths: directory.vm(launch.name)) {
-                try directory.create()
-                launch = try setup.launch(booting: .provider, number: 1)
-            }
+            var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
             launch.startPaused = paused
             let text = (try? FileDescriptorIO.readFile(config)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
             let result = try await StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())

@@ -71,6 +71,7 @@ struct StatusCommand: AsyncParsableCommand {
             ["supervisor", o.supervisorAlive ? s?.supervisor.map { String($0.pid) } ?? "-" : "-"],
             ["qemu", s?.qemuVersion ?? "-"],
             ["confidential", s?.confidentialType ?? "none"],
+            ["launch digest", s?.launchMeasurement?.description ?? "-"],
             ["firmware", s?.firmware ?? "QEMU's default"],
             ["vmfwupdate", s?.vmfwupdate.map { FirmwareUpdateStatusText.line($0, supervisorAlive: o.supervisorAlive) } ?? "-"],
             ["qmp status", report.qmpStatus?["status"]?.stringValue ?? "-"],
@@ -210,14 +211,21 @@ enum FirmwareUpdateStatusText {
         let updates = flow["updates"]?.intValue ?? 0, relaunches = flow["relaunches"]?.intValue ?? 0
         var text = "\(updates) update\(updates == 1 ? "" : "s"), \(relaunches) relaunch\(relaunches == 1 ? "" : "es"), "
         if flow["firmware"]?["source"]?.stringValue == "guest" {
-            text += "guest firmware sha256 \(flow["firmware"]?["stored"]?["sha256"]?.stringValue ?? "?")"
+            text += "guest firmware " + image(flow["firmware"]?["stored"])
         } else {
             text += "provider firmware"
         }
         if !supervisorAlive && !["running", "stopped"].contains(phase) {
             text += " — update interrupted at \(phase)"
-            if let next = flow["next-firmware"]?["stored"]?["sha256"]?.stringValue { text += " (stored image sha256 \(next))" }
+            if let next = flow["next-firmware"]?["stored"] { text += " (stored image \(image(next)))" }
         }
+        return text
+    }
+
+    /// A stored image: its SHA-256 and, for confidential guests, the relaunch's launch digest.
+    static func image(_ stored: JSON?) -> String {
+        var text = "sha256 \(stored?["sha256"]?.stringValue ?? "?")"
+        if let measurement = ExpectedLaunchMeasurement(json: stored?["launch-measurement"]) { text += ", launch digest \(measurement)" }
         return text
     }
 }

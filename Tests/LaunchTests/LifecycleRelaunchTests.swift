@@ -31,10 +31,13 @@ struct LifecycleRelaunchTests {
         let paths = try sandbox.paths("rl")
         try sandbox.directory.create()
         try StateDirectory.makeFolder(paths.folder, mode: 0o700)
-        let first = try sandbox.launch("rl")
+        var first = try sandbox.launch("rl")
+        // Each run records its own launch's expected measurement (labels: no SEV under TCG).
+        first.launchMeasurement = .unavailable(reason: "first run")
         var second = first
         second.startPaused = true
         second.firmware = "second-run"
+        second.launchMeasurement = .unavailable(reason: "second run")
         let policy = RelaunchOncePolicy(next: second)
         // In-process (no lock, no readiness pipe): QEMU is this test's grandchild-free child.
         let supervisor = try Supervisor(paths: paths, launch: first, policy: policy, lock: nil, readiness: nil)
@@ -49,14 +52,25 @@ struct LifecycleRelaunchTests {
         }
         #expect(state.phase == .paused)
         #expect(state.lastExit?.reason == "relaunch")
+        #expect(state.launchMeasurement == second.launchMeasurement)
         #expect(await policy.failure == nil)
 
         let outcome = try await supervisor.stop(mode: .quit, timeout: 5)
         #expect(outcome.step == .quit)
         #expect(await run.value == 0)
-        let events = EventLog.read(paths.eventLog).compactMap { $0["event"]?.stringValue }
+        let records = EventLog.read(paths.eventLog)
+        let events = records.compactMap { $0["event"]?.stringValue }
         #expect(events.filter { $0 == "QEMU_SPAWNED" }.count == 2)
         #expect(events.contains("RELAUNCH"))
         #expect(events.last == "SUPERVISOR_EXITED")
+        // Before each spawn, that run's measurement: the first, then after RELAUNCH the second.
+        let spawnsAndMeasurements = records.compactMap { record -> String? in
+            switch record["event"]?.stringValue {
+            case "QEMU_SPAWNED", "RELAUNCH": record["event"]?.stringValue
+            case "LAUNCH_MEASUREMENT": record["data"]?["error"]?.stringValue
+            default: nil
+            }
+        }
+        #expect(spawnsAndMeasurements == ["first run", "QEMU_SPAWNED", "RELAUNCH", "second run", "QEMU_SPAWNED"])
     }
 }

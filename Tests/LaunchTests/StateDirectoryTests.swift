@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Measure
 import Testing
 import TestSupport
 
@@ -73,14 +74,26 @@ struct StateDirectoryTests {
         #expect(try VMLock.tryAcquire(path) != nil)
     }
 
-    @Test("state.json round-trips every field")
-    func stateRoundTrip() throws {
+    /// A launch digest of each shape: OVMF with a CPU signature, IGVM without, and none.
+    static let launchMeasurements: [ExpectedLaunchMeasurement] = [
+        .measured(.init(mode: .snp, digest: LaunchDigest(bytes: Array(0..<48)), firmware: .ovmf(path: "/fw/OVMF.fd"), vcpus: 4,
+                        vcpuSignature: "0x800F12", policy: 0x30000)),
+        .measured(.init(mode: .snp, digest: LaunchDigest(bytes: Array(100..<148)), firmware: .igvm(path: "/fw/a.igvm"), vcpus: 2,
+                        vcpuSignature: nil, policy: 0x30000)),
+        .measured(.init(mode: .sevES, digest: LaunchDigest(bytes: Array(0..<32)), firmware: .ovmf(path: "/fw/OVMF.fd"), vcpus: 1,
+                        vcpuSignature: "0x800F12", policy: 0x5)),
+        .unavailable(reason: "/vm.toml: Can't find SEV_ES_RESET_BLOCK_GUID entry in OVMF table"),
+    ]
+
+    @Test("state.json round-trips every field", arguments: launchMeasurements)
+    func stateRoundTrip(launchMeasurement: ExpectedLaunchMeasurement) throws {
         var state = VMState(name: "demo", phase: .crashed)
         state.supervisor = ProcessIdentity(pid: 10, startTicks: 99)
         state.qemu = ProcessIdentity(pid: 11, startTicks: 100)
         state.startedAt = "2026-11-23T09:44:04.000001Z"
         state.firmware = "/usr/share/OVMF/OVMF_CODE.fd"
         state.confidentialType = "sev-snp-guest"
+        state.launchMeasurement = launchMeasurement
         state.qemuVersion = "10.0.2"
         state.lastExit = ExitRecord(termination: .signaled(9), reason: "unexpected", outputTail: ["a", "b"], at: "x")
         let scratch = try TestPaths.makeTemporaryDirectory("im-state")

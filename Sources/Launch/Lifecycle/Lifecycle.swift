@@ -134,6 +134,7 @@ public struct Lifecycle: Sendable {
             let state = observation.state
             o["qemu-version"] = state?.qemuVersion.map(JSON.string) ?? .null
             o["confidential-type"] = state?.confidentialType.map(JSON.string) ?? .null
+            o["launch-measurement"] = state?.launchMeasurement?.json ?? .null
             o["firmware"] = state?.firmware.map(JSON.string) ?? .null
             o["started-at"] = state?.startedAt.map(JSON.string) ?? .null
             o["qmp-status"] = qmpStatus ?? .null

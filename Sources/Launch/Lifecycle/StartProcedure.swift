@@ -78,6 +78,7 @@ public struct StartProcedure: Sendable {
         initial.qemu = nil
         initial.supervisor = nil
         initial.definitionSource = launch.definitionSource
+        initial.launchMeasurement = launch.launchMeasurement  // never a previous run's
         try initial.write(paths.state)
 
         var pipeFDs: [Int32] = [-1, -1]

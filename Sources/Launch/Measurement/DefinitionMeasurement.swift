@@ -6,7 +6,7 @@ import ObjectModel
 /// `igvm-mgr measure CONFIG` prints and what the supervisor records for a running VM.
 public struct DefinitionMeasurement: Sendable {
     /// The firmware measured.
-    public enum Firmware: Sendable, Equatable {
+    public enum Firmware: Sendable, Hashable {
         case ovmf(path: String)
         case igvm(path: String)
     }

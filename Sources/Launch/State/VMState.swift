@@ -119,6 +119,9 @@ public struct VMState: Sendable, Equatable {
     public var firmware: String?
     /// `sev-guest`, `sev-snp-guest`, … or nil for an ordinary guest.
     public var confidentialType: String?
+    /// The launch digest the current (or last) run is expected to produce, or why it could not
+    /// be computed; nil for guests without one (ordinary, `nocc`).
+    public var launchMeasurement: ExpectedLaunchMeasurement?
     /// QEMU's version from the QMP greeting.
     public var qemuVersion: String?
     /// The definition file the VM was started from.
@@ -142,6 +145,7 @@ public struct VMState: Sendable, Equatable {
         o["started-at"] = startedAt.map(JSON.string) ?? .null
         o["firmware"] = firmware.map(JSON.string) ?? .null
         o["confidential-type"] = confidentialType.map(JSON.string) ?? .null
+        o["launch-measurement"] = launchMeasurement?.json ?? .null
         o["qemu-version"] = qemuVersion.map(JSON.string) ?? .null
         o["definition-source"] = definitionSource.map(JSON.string) ?? .null
         o["last-exit"] = lastExit?.json ?? .null
@@ -161,6 +165,7 @@ public struct VMState: Sendable, Equatable {
         startedAt = json["started-at"]?.stringValue
         firmware = json["firmware"]?.stringValue
         confidentialType = json["confidential-type"]?.stringValue
+        launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])
         qemuVersion = json["qemu-version"]?.stringValue
         definitionSource = json["definition-source"]?.stringValue
         lastExit = ExitRecord(json: json["last-exit"])

@@ -11,6 +11,17 @@ extension QEMULaunch {
         self.init(plan: plan, definition: definition, name: name)
     }
 
+    /// What `start` launches first: the provider firmware, through the reset/vmfwupdate flow's
+    /// setup when the VM needs it (which writes the interface's fw-cfg files into its folder).
+    public static func forStart(definition: VMDefinition, name: String?, stateDirectory: StateDirectory) throws -> QEMULaunch {
+        let launch = try QEMULaunch(definition: definition, name: name)  // reports the plan's problems
+        guard let setup = try VMFWUpdateSetup(definition: definition, name: name, paths: stateDirectory.vm(launch.name)) else {
+            return launch
+        }
+        try stateDirectory.create()
+        return try setup.launch(booting: .provider, number: 1)
+    }
+
     /// The launch of `plan` (e.g. one the vmfwupdate flow changed) for `definition`.
     public init(plan: LaunchPlan, definition: VMDefinition, name: String? = nil) {
         var plan = plan

@@ -20,6 +20,10 @@ public struct QEMULaunch: Sendable, Equatable {
     public var definitionSource: String?
     /// Keep the guest's CPUs stopped after start-up (no `cont`).
     public var startPaused: Bool
+    /// The launch digest this launch is expected to produce, which the supervisor records before
+    /// it spawns QEMU. Set by `VMFWUpdateSetup.launch`: `sev-guest` and `sev-snp-guest` cannot be
+    /// reset in place, so every launch of theirs is built there; other guests have no digest.
+    public var launchMeasurement: ExpectedLaunchMeasurement?
 
     public init(name: String, binary: String, arguments: [String], requirements: HostRequirements = .init(accelerator: nil, confidentialType: nil),
                 firmware: String? = nil, definitionSource: String? = nil, startPaused: Bool = false) {
@@ -66,6 +70,7 @@ public struct QEMULaunch: Sendable, Equatable {
         o["firmware"] = firmware.map(JSON.string) ?? .null
         o["definition-source"] = definitionSource.map(JSON.string) ?? .null
         o["start-paused"] = .bool(startPaused)
+        if let launchMeasurement { o["launch-measurement"] = launchMeasurement.json }
         return .object(o)
     }
 
@@ -78,5 +83,6 @@ public struct QEMULaunch: Sendable, Equatable {
             requirements: HostRequirements(accelerator: json["accelerator"]?.stringValue, confidentialType: json["confidential-type"]?.stringValue),
             firmware: json["firmware"]?.stringValue, definitionSource: json["definition-source"]?.stringValue,
             startPaused: json["start-paused"]?.boolValue ?? false)
+        launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])
     }
 }

@@ -97,6 +97,7 @@ public actor Supervisor: SupervisorControl {
         lastShutdown = nil
         stopInProgress = nil
         stopOutcome = nil
+        recordLaunchMeasurement()
         do {
             try HostChecks.check(launch.requirements)
             try launch.validate()
@@ -253,6 +254,18 @@ public actor Supervisor: SupervisorControl {
             default: break
             }
             await policy.handle(event: event, supervisor: self)
+    }
+
+    /// Records the run's expected launch digest in `state.json` and the event log first, before
+    /// the host checks, so that it is on record whatever becomes of the launch; a relaunch
+    /// replaces the previous run's.
+    private func recordLaunchMeasurement() {
+        guard state.launchMeasurement != nil || launch.launchMeasurement != nil else { return }  // no digest, nothing to write
+        state.launchMeasurement = launch.launchMeasurement
+        setPhase(state.phase)
+        if let measurement = launch.launchMeasurement {
+            eventLog.append(event: "LAUNCH_MEASUREMENT", data: measurement.json, source: "igvm-mgr")
+        }
     }
 
     // MARK: - Outcomes

@@ -26,7 +26,7 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
 
     public init(setup: VMFWUpdateSetup) {
         self.setup = setup
-        executor = FirmwareUpdateExecutor(store: setup.imageStore)
+        executor = setup.makeExecutor()
         flow = setup.makeFlow()
     }
 

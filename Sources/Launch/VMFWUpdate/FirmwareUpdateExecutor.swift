@@ -34,10 +34,15 @@ public struct FirmwareUpdateStepTiming: Sendable {
 
 /// Performs the steps `FirmwareUpdateFlow` asks for until it has none left.
 public struct FirmwareUpdateExecutor: Sendable {
-    public let store: FirmwareImageStore
+    /// The expected launch digest of a relaunch on a stored image (nil: the guest has none).
+    public typealias Measure = @Sendable (StoredFirmware) -> ExpectedLaunchMeasurement?
 
-    public init(store: FirmwareImageStore) {
+    public let store: FirmwareImageStore
+    public let measure: Measure
+
+    public init(store: FirmwareImageStore, measure: @escaping Measure = { _ in nil }) {
         self.store = store
+        self.measure = measure
     }
 
     /// Feeds `input` to `flow` and carries out the resulting steps, feeding each outcome back.
@@ -73,7 +78,11 @@ public struct FirmwareUpdateExecutor: Sendable {
             case .readPayload(let request):
                 return .payloadRead(try await host.channel().readPayload(request))
             case .store(let payload):
-                return .stored(try store.store(payload))
+                // Measured as part of storing, so the digest is in the `image-stored` record and
+                // in state.json before the old instance is quit.
+                var stored = try store.store(payload)
+                stored.launchMeasurement = measure(stored)
+                return .stored(stored)
             case .quitInstance:
                 var next: FirmwareInUse?
                 if case .quitting(let firmware, _) = flow.phase { next = firmware }

@@ -10,15 +10,27 @@ public struct StoredFirmware: Sendable, Hashable {
     /// The opaque blob handed to the new firmware as a read-only fw-cfg file, if any.
     public var opaquePath: String?
     public var opaqueSHA256: String?
+    /// The launch digest of the relaunch on this image (for `sev-guest`/`sev-snp-guest`; nil for
+    /// ordinary guests), computed when the image is stored, before the old instance is quit.
+    public var launchMeasurement: ExpectedLaunchMeasurement?
 
     public init(format: FirmwareImageFormat, imagePath: String, imageSHA256: String, imageSize: UInt64,
-                opaquePath: String? = nil, opaqueSHA256: String? = nil) {
+                opaquePath: String? = nil, opaqueSHA256: String? = nil, launchMeasurement: ExpectedLaunchMeasurement? = nil) {
         self.format = format
         self.imagePath = imagePath
         self.imageSHA256 = imageSHA256
         self.imageSize = imageSize
         self.opaquePath = opaquePath
         self.opaqueSHA256 = opaqueSHA256
+        self.launchMeasurement = launchMeasurement
+    }
+
+    /// How a definition names this image as its firmware (what the relaunch boots).
+    public var bootSource: BootSource {
+        switch format {
+        case .platformROM: .bios(imagePath)
+        case .igvm: .igvm(file: imagePath)
+        }
     }
 
     public var json: JSON {
@@ -28,6 +40,7 @@ public struct StoredFirmware: Sendable, Hashable {
         ]
         if let opaquePath { object["opaque"] = .string(opaquePath) }
         if let opaqueSHA256 { object["opaque-sha256"] = .string(opaqueSHA256) }
+        if let launchMeasurement { object["launch-measurement"] = launchMeasurement.json }
         return .object(object)
     }
 }

@@ -81,6 +81,13 @@ public struct VMFWUpdateSetup: Sendable {
                            validator: FirmwareUpdateRequestValidator(offer: offer, memory: memory), imageChecker: imageCheck)
     }
 
+    /// The executor of this VM's flow: images go to `imageStore`, measured for the relaunch.
+    public func makeExecutor() -> FirmwareUpdateExecutor {
+        FirmwareUpdateExecutor(store: imageStore, measure: { [definition] stored in
+            definition.expectedLaunchMeasurement(booting: stored.bootSource)
+        })
+    }
+
     /// Writes the interface's read-only fw-cfg files (whole) and returns them for the plan.
     public func writeInterfaceFiles() throws -> [(name: String, path: String)] {
         guard let mailboxGPA else { return [] }
@@ -93,7 +100,13 @@ public struct VMFWUpdateSetup: Sendable {
         let plan = basePlan.forInstance(booting: firmware, interfaceFiles: try writeInterfaceFiles(), launchNumber: number)
         var launch = QEMULaunch(plan: plan, definition: definition, name: name)
         launch.startPaused = startPaused
-        if case .guestSupplied(let stored) = firmware { launch.firmware = stored.imagePath }
+        switch firmware {
+        case .provider:
+            launch.launchMeasurement = definition.expectedLaunchMeasurement()
+        case .guestSupplied(let stored):
+            launch.firmware = stored.imagePath
+            launch.launchMeasurement = stored.launchMeasurement  // measured when it was stored
+        }
         return launch
     }
 
