@@ -7,18 +7,40 @@ import TestSupport
 @testable import Launch
 
 /// An event policy that relaunches QEMU once, with another launch, on the first RESUME
-/// (what the reset flows do on a guest reset).
+/// (what the reset flows do on a guest reset), and reports the second run's RESUME: by then
+/// the supervisor has recorded the new run (the phase is set before the policy is called).
 actor RelaunchOncePolicy: VMEventPolicy {
     let next: QEMULaunch
-    private var done = false
+    private var resumes = 0
     private(set) var failure: String?
+    let secondRunResumed: AsyncStream<Void>
+    private let resumed: AsyncStream<Void>.Continuation
 
-    init(next: QEMULaunch) { self.next = next }
+    init(next: QEMULaunch) {
+        self.next = next
+        (secondRunResumed, resumed) = AsyncStream.makeStream()
+    }
 
     func handle(event: QMPEvent, supervisor: any SupervisorControl) async {
-        guard event.name == "RESUME", !done else { return }
-        done = true
-        do { try await supervisor.relaunch(next) } catch { failure = "\(error)" }
+        guard event.name == "RESUME" else { return }
+        resumes += 1
+        if resumes == 1 {
+            do { try await supervisor.relaunch(next) } catch { failure = "\(error)" }
+        } else if resumes == 2 {
+            resumed.yield()
+        }
+    }
+
+    /// True once the second run resumed; false if `seconds` pass first (then the test fails
+    /// instead of hanging: both waits end on cancellation).
+    nonisolated func waitForSecondRun(seconds: Int) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { for await _ in self.secondRunResumed { return true }; return false }
+            group.addTask { try? await Task.sleep(for: .seconds(seconds)); return false }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 }
 
@@ -35,7 +57,6 @@ struct LifecycleRelaunchTests {
         // Each run records its own launch's expected measurement (labels: no SEV under TCG).
         first.launchMeasurement = .unavailable(reason: "first run")
         var second = first
-        second.startPaused = true
         second.firmware = "second-run"
         second.launchMeasurement = .unavailable(reason: "second run")
         let policy = RelaunchOncePolicy(next: second)
@@ -43,14 +64,18 @@ struct LifecycleRelaunchTests {
         let supervisor = try Supervisor(paths: paths, launch: first, policy: policy, lock: nil, readiness: nil)
         let run = Task { await supervisor.run() }
 
-        // Wait for the second run: paused, with the second launch's firmware on record.
-        let deadline = Date().addingTimeInterval(30)
-        var state = await supervisor.currentState()
-        while !(state.phase == .paused && state.firmware == "second-run" && state.qemu != nil) && Date() < deadline {
-            try await Task.sleep(nanoseconds: 20_000_000)
-            state = await supervisor.currentState()
+        // The second run's RESUME (an event, not a poll): it runs, with its launch on record.
+        let resumed = await policy.waitForSecondRun(seconds: 60)
+        let state = await supervisor.currentState()
+        guard resumed else {
+            // Fail without racing a stop against a relaunch still under way: end QEMU outright.
+            Issue.record("the relaunched QEMU never resumed (phase \(state.phase))")
+            if let qemu = state.qemu { kill(qemu.pid, SIGKILL) }
+            return
         }
-        #expect(state.phase == .paused)
+        #expect(state.phase == .running)
+        #expect(state.firmware == "second-run")
+        #expect(state.qemu != nil)
         #expect(state.lastExit?.reason == "relaunch")
         #expect(state.launchMeasurement == second.launchMeasurement)
         #expect(await policy.failure == nil)
