@@ -11,9 +11,8 @@ command -v hyperfine >/dev/null || { echo "bench/args.sh: hyperfine is not insta
 QEMU=$(command -v qemu-system-x86_64) || { echo "bench/args.sh: qemu-system-x86_64 not found" >&2; exit 2; }
 
 # SCRATCH: a separate build folder, so a release build does not wait on a debug build's lock.
-SCRATCH=${SCRATCH:-.build}
-swift build -c release --scratch-path "$SCRATCH" --product igvm-mgr >/dev/null
-BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/igvm-mgr"
+SCRATCH=${SCRATCH:-$PWD/.build-static}
+BIN="$(SCRATCH="$SCRATCH" bench/build-release 2>/dev/null)"
 RUNS=${RUNS:-30}
 OUT=bench/out
 mkdir -p "$OUT"

@@ -6,8 +6,8 @@ peer, a plain loop of `qemu-system-x86_64 -daemonize` plus waiting for the QMP s
 Prints both times, their ratio and the supervisors' RSS. Goal: <= 1.3x the bare loop and
 <= 15 MiB RSS per supervisor.
 
-    swift build -c release --product igvm-mgr
-    python3 bench/lifecycle_bench.py [--count 50] [--igvm-mgr .build/release/igvm-mgr]
+    bench/build-release
+    python3 bench/lifecycle_bench.py [--count 50] [--igvm-mgr .build-static/release/igvm-mgr]
 
 Every process is spawned from an argv list (no shell).
 """
@@ -107,7 +107,7 @@ def supervised(igvm, qemu, n, folder):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=50)
-    parser.add_argument("--igvm-mgr", default=".build/release/igvm-mgr")
+    parser.add_argument("--igvm-mgr", default=".build-static/release/igvm-mgr")
     parser.add_argument("--qemu", default=shutil.which("qemu-system-x86_64"))
     args = parser.parse_args()
     folder = tempfile.mkdtemp(prefix="imb-", dir="/tmp")

@@ -13,8 +13,7 @@ ovmf=${1:-/usr/share/OVMF/OVMF_CODE_4M.fd}
 for tool in hyperfine openssl sev-snp-measure; do
     command -v "$tool" >/dev/null || { echo "bench: $tool not found" >&2; exit 2; }
 done
-swift build -c release --product igvm-mgr >&2
-bin=$(swift build -c release --show-bin-path)/igvm-mgr
+bin=$(bench/build-release)
 
 # Same digest from both tools first: a fast wrong answer is not a result.
 for n in 1 64; do

@@ -10,7 +10,7 @@ Peer, in the same run: a minimal Python qemu.qmp script doing the same steps by 
 same QEMU (launch, SHUTDOWN guest-reset, pmemsave mailbox and image, write + fsync + sha256, quit,
 launch with -bios IMAGE, wait for the marker) — what the orchestration costs over the bare steps.
 
-Usage: swift build -c release && bench/vmfwupdate_bench.py [--runs N] [--binary .build/release/igvm-mgr]
+Usage: bench/build-release && bench/vmfwupdate_bench.py [--runs N] [--binary .build-static/release/igvm-mgr]
 """
 import argparse, asyncio, hashlib, json, os, struct, subprocess, sys, tempfile, time
 
@@ -159,7 +159,7 @@ def summary(label, runs):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    parser.add_argument("--binary", default=os.path.join(ROOT, ".build/release/igvm-mgr"))
+    parser.add_argument("--binary", default=os.path.join(ROOT, ".build-static/release/igvm-mgr"))
     parser.add_argument("--qemu", default="/usr/bin/qemu-system-x86_64")
     a = parser.parse_args()
     work = tempfile.mkdtemp(prefix="fwb-", dir="/tmp")

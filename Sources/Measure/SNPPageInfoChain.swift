@@ -1,4 +1,8 @@
 import Crypto
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SEV-SNP page types as they appear in the PAGE_INFO structure (SNP firmware ABI,
 /// "Layout of the PAGE_INFO structure").
@@ -77,12 +81,34 @@ public struct SNPPageInfoChain: Sendable {
     /// Measures `bytes` (a multiple of 4 KiB) as consecutive NORMAL pages starting at `gpa`.
     public mutating func addNormalPages(gpa: UInt64, bytes: UnsafeRawBufferPointer) {
         precondition(bytes.count % Self.pageSize == 0, "NORMAL pages are whole 4 KiB pages")
-        var offset = 0
-        while offset < bytes.count {
-            let page = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + Self.pageSize])
-            update(type: .normal, gpa: gpa + UInt64(offset), contents: sha384(page))
-            offset += Self.pageSize
+        let pages = bytes.count / Self.pageSize
+        // Only the chain is sequential: the pages' own hashes are independent, so they are
+        // computed first, spread over the CPUs (most of the work for a firmware image).
+        let hashes = Self.pageHashes(of: bytes, pages: pages)
+        hashes.withUnsafeBytes { all in
+            for page in 0..<pages {
+                let hash = UnsafeRawBufferPointer(rebasing: all[page * Self.digestSize..<(page + 1) * Self.digestSize])
+                update(type: .normal, gpa: gpa + UInt64(page * Self.pageSize), rawContents: hash)
+            }
         }
+    }
+
+    /// SHA-384 of each 4 KiB page of `bytes`, concatenated.
+    static func pageHashes(of bytes: UnsafeRawBufferPointer, pages: Int) -> [UInt8] {
+        var hashes = [UInt8](repeating: 0, count: pages * digestSize)
+        // Below this a thread hand-off costs more than it saves.
+        let workers = pages < 64 ? 1 : max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), 8))
+        hashes.withUnsafeMutableBytes { out in
+            let job = PageHashJob(input: bytes, output: out.baseAddress!)
+            if workers == 1 {
+                job.hash(pages: 0..<pages)
+            } else {
+                DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                    job.hash(pages: pages * worker / workers..<pages * (worker + 1) / workers)
+                }
+            }
+        }
+        return hashes
     }
 
     /// Measures `bytes` (a multiple of 4 KiB) as consecutive NORMAL pages starting at `gpa`.
@@ -105,6 +131,23 @@ public struct SNPPageInfoChain: Sendable {
     public mutating func addVMSA(_ page: [UInt8]) {
         precondition(page.count == Self.pageSize, "a VMSA page is 4096 bytes")
         page.withUnsafeBytes { update(type: .vmsa, gpa: Self.vmsaGPA, contents: sha384($0)) }
+    }
+}
+
+/// Hashes pages of `input` into their slots of `output`. Workers get disjoint page ranges and
+/// the buffers outlive `concurrentPerform`, hence the unchecked Sendable.
+private struct PageHashJob: @unchecked Sendable {
+    let input: UnsafeRawBufferPointer
+    let output: UnsafeMutableRawPointer
+
+    func hash(pages: Range<Int>) {
+        let size = SNPPageInfoChain.pageSize, digestSize = SNPPageInfoChain.digestSize
+        for page in pages {
+            let contents = UnsafeRawBufferPointer(rebasing: input[page * size..<(page + 1) * size])
+            sha384(contents).withUnsafeBytes { digest in
+                (output + page * digestSize).copyMemory(from: digest.baseAddress!, byteCount: digestSize)
+            }
+        }
     }
 }
 
