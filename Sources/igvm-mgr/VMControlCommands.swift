@@ -77,7 +77,7 @@ struct StopCommand: AsyncParsableCommand {
             """)
 
     @Argument(help: "The VM name.") var name: String
-    @Option(help: "The first step: acpi or quit.") var mode: StopMode = .acpi
+    @Option(help: "The first step: acpi, quit, or force (SIGKILL at once, as --force).") var mode: StopMode = .acpi
     @Option(help: "Seconds to wait after the first step.") var timeout: Double = 30
     @Flag(help: "Skip to SIGKILL.") var force = false
     @Flag(help: "Print JSON.") var json = false
