@@ -7,6 +7,7 @@
 import Foundation
 import JSON
 import NIOCore
+import NIOPosix
 import QMP
 
 #if canImport(Glibc)
@@ -237,6 +238,53 @@ func rawLatency(_ qemu: some Peer, count: Int) throws -> Latency {
     return Latency(samples)
 }
 
+// MARK: the swift-nio floor (NIO's own event loop and socket, no JSON, no continuations)
+
+/// Sends `query-status` as soon as the previous reply's line is complete, from the channel
+/// handler itself: what a NIO-based client cannot go below, to set our client's figure against.
+final class NIOFloorHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    private let count: Int
+    private let done: EventLoopPromise<[Int64]>
+    private var lines = 0, samples: [Int64] = [], sentAt = ContinuousClock.now
+    private static let negotiate = Array(#"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"#.utf8) + [13, 10]
+    /// With an id, as the raw loop and our client send it.
+    private static let query = Array(#"{"execute":"query-status","id":"nio-floor"}"#.utf8) + [13, 10]
+
+    init(count: Int, done: EventLoopPromise<[Int64]>) { self.count = count; self.done = done }
+
+    private func send(_ bytes: [UInt8], _ context: ChannelHandlerContext) {
+        sentAt = ContinuousClock.now
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        for byte in buffer.readableBytesView where byte == 0x0A {
+            lines += 1
+            switch lines {
+            case 1: send(Self.negotiate, context)  // the greeting
+            case 2: send(Self.query, context)      // negotiated
+            default:
+                samples.append(nanoseconds(ContinuousClock.now - sentAt))
+                if samples.count == count { done.succeed(samples); context.close(promise: nil) } else { send(Self.query, context) }
+            }
+        }
+    }
+}
+
+func nioFloorLatency(_ qemu: some Peer, count: Int) throws -> Latency {
+    let group = MultiThreadedEventLoopGroup.singleton
+    let done = group.next().makePromise(of: [Int64].self)
+    _ = try ClientBootstrap(group: group)
+        .channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOFloorHandler(count: count + 500, done: done)) }
+        }
+        .connect(unixDomainSocketPath: qemu.socket).wait()
+    return Latency(Array(try done.futureResult.wait().dropFirst(500)))
+}
+
 // MARK: Python qemu.qmp
 
 func pythonFigures(_ qemu: some Peer, options: Options) throws -> (Latency, Double) {
@@ -340,13 +388,14 @@ let perRound = {
 @MainActor func instantSection() async throws {
     let instant = InstantPeer()
     defer { instant.stop() }
-    var pinned: [Int64] = [], unpinned: [Int64] = [], raw: [Int64] = []
+    var pinned: [Int64] = [], unpinned: [Int64] = [], raw: [Int64] = [], nioFloor: [Int64] = []
     var python: [Double] = []
     var pythonOptions = perRound
     pythonOptions.throughput = 32
     for _ in 0..<options.rounds {
         pinned += try await pinnedFigures(instant, rtt: rttPerRound, count: 32, inFlight: 32).0.samples
         raw += try rawLatency(instant, count: rttPerRound).samples
+        nioFloor += try nioFloorLatency(instant, count: rttPerRound).samples
         unpinned += try await clientLatency(instant, count: rttPerRound).samples
         if !options.instantOnly { python.append(try pythonFigures(instant, options: pythonOptions).0.median) }
     }
@@ -355,6 +404,8 @@ let perRound = {
     print("igvm-mgr QMPClient        \(f(ip.median))  \(f(ip.p99))   (on the event loop)")
     print("  from the global executor \(f(iu.median))  \(f(iu.p99))")
     print("raw blocking socket loop  \(f(ir.median))  \(f(ir.p99))")
+    let nf = Latency(nioFloor)
+    print("swift-nio floor            \(f(nf.median))  \(f(nf.p99))   (NIO socket + event loop, no JSON)")
     if !python.isEmpty { print("Python qemu.qmp           \(f(middle(python)))") }
     print("")
 }
@@ -367,7 +418,7 @@ if options.instantOnly {
 let qemu = try BenchQEMU(binary: options.qemu)
 defer { qemu.stop() }
 
-var pinnedSamples: [Int64] = [], unpinnedSamples: [Int64] = [], rawSamples: [Int64] = []
+var pinnedSamples: [Int64] = [], unpinnedSamples: [Int64] = [], rawSamples: [Int64] = [], nioSamples: [Int64] = []
 var pythonMedians: [Double] = [], pythonP99s: [Double] = []
 var pinnedTPs: [Double] = [], unpinnedTPs: [Double] = [], pythonTPs: [Double] = []
 for _ in 0..<options.rounds {
@@ -375,6 +426,7 @@ for _ in 0..<options.rounds {
     pinnedSamples += pinned.samples
     pinnedTPs.append(pinnedTP)
     rawSamples += try rawLatency(qemu, count: rttPerRound).samples
+    nioSamples += try nioFloorLatency(qemu, count: rttPerRound).samples
     let (python, pythonTP) = try pythonFigures(qemu, options: perRound)
     pythonMedians.append(python.median)
     pythonP99s.append(python.p99)
@@ -394,6 +446,8 @@ print("                         median µs   p99 µs")
 print("igvm-mgr QMPClient        \(f(client.median))  \(f(client.p99))   (caller on the connection's event loop)")
 print("  from the global executor \(f(unpinned.median))  \(f(unpinned.p99))   (default: two thread hops per command)")
 print("raw blocking socket loop  \(f(raw.median))  \(f(raw.p99))")
+let nio = Latency(nioSamples)
+print("swift-nio floor            \(f(nio.median))  \(f(nio.p99))   (NIO socket + event loop, no JSON)")
 print("Python qemu.qmp           \(f(python.median))  \(f(python.p99))")
 print("")
 print("throughput, \(options.throughput) query-status with \(options.inFlight) in flight")
