@@ -1,3 +1,5 @@
+import Foundation
+
 /// Little-endian integer encoding for the ABI structures built here.
 enum LittleEndian {
     static func bytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
@@ -54,59 +56,18 @@ public enum Hex {
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as QEMU's `id-block`/`id-auth` properties and
-/// sev-snp-measure's `--output-format base64` use it.
+/// sev-snp-measure's `--output-format base64` use it: Foundation's codec, not another one of ours.
+/// (ObjectModel's `QEMUBase64` is separate on purpose: it reproduces QEMU's and GLib's verdicts.)
 public enum Base64 {
-    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    private static let reverse: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt8(i) }
-        return table
-    }()
-
     public static func encode(_ input: some Collection<UInt8>) -> String {
-        let bytes = Array(input)
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var i = 0
-        while i < bytes.count {
-            let b0 = UInt32(bytes[i])
-            let b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0
-            let b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
-            let n = b0 << 16 | b1 << 8 | b2
-            out.append(alphabet[Int(n >> 18 & 63)])
-            out.append(alphabet[Int(n >> 12 & 63)])
-            out.append(i + 1 < bytes.count ? alphabet[Int(n >> 6 & 63)] : UInt8(ascii: "="))
-            out.append(i + 2 < bytes.count ? alphabet[Int(n & 63)] : UInt8(ascii: "="))
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
+        Data(input).base64EncodedString()
     }
 
     /// Decodes padded base64, ignoring ASCII whitespace; nil if the text is not base64.
     public static func decode(_ text: String) -> [UInt8]? {
         let chars = text.utf8.filter { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
-        guard chars.count % 4 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count / 4 * 3)
-        var i = 0
-        while i < chars.count {
-            let quad = chars[i..<i + 4]
-            let padding = quad.reversed().prefix { $0 == UInt8(ascii: "=") }.count
-            guard padding <= 2, i + 4 == chars.count || padding == 0 else { return nil }
-            var n: UInt32 = 0
-            for (k, c) in quad.enumerated() {
-                let v: UInt8
-                if k >= 4 - padding { v = 0 } else {
-                    v = reverse[Int(c)]
-                    guard v != 0xFF else { return nil }
-                }
-                n = n << 6 | UInt32(v)
-            }
-            out.append(UInt8(n >> 16 & 0xFF))
-            if padding < 2 { out.append(UInt8(n >> 8 & 0xFF)) }
-            if padding < 1 { out.append(UInt8(n & 0xFF)) }
-            i += 4
-        }
-        return out
+        // Foundation accepts padding inside the text ("Zm=8"); base64 has it only at the end.
+        guard chars.drop(while: { $0 != UInt8(ascii: "=") }).allSatisfy({ $0 == UInt8(ascii: "=") }) else { return nil }
+        return Data(base64Encoded: Data(chars)).map { [UInt8]($0) }
     }
 }

@@ -76,11 +76,7 @@ public final class QMPClient: Sendable {
         logger: Logger = Logger(label: "igvm-mgr.qmp"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> QMPClient {
-        let eventLoop = eventLoopGroup.next()
-        let core = QMPClientCore(configuration: configuration, logger: logger, eventLoop: eventLoop)
-        let bootstrap = ClientBootstrap(group: eventLoop).channelInitializer { channel in
-            channel.eventLoop.makeCompletedFuture { try core.installHandler(on: channel) }
-        }
+        let (core, bootstrap) = clientBootstrap(configuration, logger, eventLoopGroup)
         let channel = try await SocketConnector(path: path, waitUpTo: configuration.waitForSocket)
             .connect(bootstrap)
         return try await negotiate(channel: channel, core: core, configuration: configuration)
@@ -94,17 +90,26 @@ public final class QMPClient: Sendable {
         logger: Logger = Logger(label: "igvm-mgr.qmp"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> QMPClient {
-        let eventLoop = eventLoopGroup.next()
-        let core = QMPClientCore(configuration: configuration, logger: logger, eventLoop: eventLoop)
+        let (core, bootstrap) = clientBootstrap(configuration, logger, eventLoopGroup)
         let channel: any Channel
         do {
-            channel = try await ClientBootstrap(group: eventLoop).channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try core.installHandler(on: channel) }
-            }.withConnectedSocket(fd).get()
+            channel = try await bootstrap.withConnectedSocket(fd).get()
         } catch {
             throw QMPClientError.connectionFailed(path: "fd \(fd)", reason: "\(error)")
         }
         return try await negotiate(channel: channel, core: core, configuration: configuration)
+    }
+
+    /// A client core on one event loop, and a bootstrap whose channels feed it.
+    private static func clientBootstrap(
+        _ configuration: Configuration, _ logger: Logger, _ group: any EventLoopGroup
+    ) -> (QMPClientCore, ClientBootstrap) {
+        let eventLoop = group.next()
+        let core = QMPClientCore(configuration: configuration, logger: logger, eventLoop: eventLoop)
+        let bootstrap = ClientBootstrap(group: eventLoop).channelInitializer { channel in
+            channel.eventLoop.makeCompletedFuture { try core.installHandler(on: channel) }
+        }
+        return (core, bootstrap)
     }
 
     static func negotiate(

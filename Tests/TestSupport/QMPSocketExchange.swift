@@ -27,30 +27,13 @@ public final class QMPSocketExchange {
         let deadline = Date().addingTimeInterval(timeout)
         var lastError: Int32 = 0
         while true {
-            let s = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            guard s >= 0 else { throw Failure(description: "socket(): errno \(errno)") }
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-                close(s)
-                throw Failure(description: "socket path too long: \(path)")
-            }
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                raw.copyBytes(from: bytes)
-                raw[bytes.count] = 0
-            }
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(s, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
-            if result == 0 {
-                fd = s
+            let (connected, code) = connectUnixSocket(path)
+            if connected >= 0 {
+                fd = connected
                 break
             }
-            lastError = errno
-            close(s)
+            guard code != ENAMETOOLONG else { throw Failure(description: "socket path too long: \(path)") }
+            lastError = code
             if let process, !process.isRunning {
                 throw Failure(description: "QEMU exited (status \(process.terminationStatus)) before its QMP socket accepted a connection")
             }

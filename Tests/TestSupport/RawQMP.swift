@@ -20,29 +20,11 @@ public final class RawQMPConnection: @unchecked Sendable {
 
     /// Connects to a QMP server socket and negotiates capabilities.
     public init(socketPath: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let pathBytes = Array(socketPath.utf8)
-        guard pathBytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw Failure(description: "socket path too long: \(socketPath)")
+        let (connected, code) = connectUnixSocket(socketPath)
+        guard connected >= 0 else {
+            throw Failure(description: "connect \(socketPath): \(String(cString: strerror(code)))")
         }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: pathBytes)
-            raw[pathBytes.count] = 0
-        }
-        let status = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard status == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw Failure(description: "connect \(socketPath): \(reason)")
-        }
+        fd = connected
         let greeting = try readMessage(timeout: .seconds(10))
         guard greeting["QMP"] != nil else { throw Failure(description: "no QMP greeting: \(greeting)") }
         _ = try execute("qmp_capabilities")

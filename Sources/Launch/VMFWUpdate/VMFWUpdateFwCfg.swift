@@ -39,7 +39,7 @@ extension VMFWUpdateFwCfg {
                                                 attributes: [.posixPermissions: 0o700])
         return try files.map { file in
             let path = "\(directory)/fw-cfg-\(file.name.split(separator: "/").last ?? "file")"
-            try WholeFile.write(file.contents, to: path)
+            try AtomicFile.write(file.contents, to: path)
             return (file.name, path)
         }
     }
