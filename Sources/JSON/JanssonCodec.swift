@@ -181,11 +181,11 @@ private struct TreeReader {
             for i in 0..<n { items.append(read(json_array_get(node, i)!)) }
             return .array(items)
         case JSON_OBJECT:
-            var object = JSONObject()
+            var object = JSONObject(minimumCapacity: json_object_size(node))
             var iter = json_object_iter(node)
             while let it = iter {
                 let key = Self.string(json_object_iter_key(it), json_object_iter_key_len(it))
-                object[key] = read(json_object_iter_value(it)!)
+                object.appendNew(key, read(json_object_iter_value(it)!))
                 iter = json_object_iter_next(node, it)
             }
             return .object(object)
@@ -209,23 +209,33 @@ extension JSON {
     /// Encodes to JSON text: compact by default (one line, as QMP wants it), or indented
     /// by two spaces. Keys keep their order; non-ASCII stays UTF-8.
     public func encoded(pretty: Bool = false) throws(JSONEncodingError) -> String {
+        String(decoding: try encodedBytes(pretty: pretty), as: UTF8.self)
+    }
+
+    /// The encoding as UTF-8 bytes (compact unless `pretty`), written by jansson straight into
+    /// the array: no C string, no intermediate `String`.
+    public func encodedBytes(pretty: Bool = false) throws(JSONEncodingError) -> [UInt8] {
         var writer = TreeWriter()
         let root = try writer.make(self)
         defer { cjansson_decref(root) }
         let indent: Int32 = pretty ? 2 : 0
         var flags = JSON_ENCODE_ANY | (17 << 11) /* JSON_REAL_PRECISION(17): doubles round-trip */
         flags |= pretty ? indent : JSON_COMPACT
-        guard let raw = json_dumps(root, Int(flags)) else {
-            throw JSONEncodingError(message: "jansson could not serialise the value")
+        var bytes: [UInt8] = []
+        let status = withUnsafeMutablePointer(to: &bytes) { out in
+            json_dump_callback(root, { buffer, size, context in
+                guard let buffer, let context else { return -1 }
+                let out = context.assumingMemoryBound(to: [UInt8].self)
+                buffer.withMemoryRebound(to: UInt8.self, capacity: size) {
+                    out.pointee.append(contentsOf: UnsafeBufferPointer(start: $0, count: size))
+                }
+                return 0
+            }, out, Int(flags))
         }
-        defer { free(raw) }
-        var text = String(cString: raw)
-        if let nonce = writer.nonce { text = TreeWriter.restoreBigIntegers(in: text, nonce: nonce) }
-        return text
+        guard status == 0 else { throw JSONEncodingError(message: "jansson could not serialise the value") }
+        if let nonce = writer.nonce { return TreeWriter.restoreBigIntegers(in: bytes, nonce: nonce) }
+        return bytes
     }
-
-    /// The compact encoding as UTF-8 bytes.
-    public func encodedBytes() throws(JSONEncodingError) -> [UInt8] { Array(try encoded().utf8) }
 }
 
 /// Builds a jansson tree. jansson cannot hold a uint64 above INT64_MAX, so such a value is
@@ -287,30 +297,25 @@ private struct TreeWriter {
         }
     }
 
-    static func restoreBigIntegers(in text: String, nonce: String) -> String {
-        let marker = "\"\\u0001u64:\(nonce):"
-        let parts = text.components(separatedByMarker: marker)
-        var out = parts[0]
-        for part in parts.dropFirst() {
-            // part = DIGITS"rest
-            let quote = part.firstIndex(of: "\"")!
-            out += part[..<quote]
-            out += part[part.index(after: quote)...]
+    /// Replaces every `"\u0001u64:NONCE:DIGITS"` marker by the bare DIGITS.
+    static func restoreBigIntegers(in bytes: [UInt8], nonce: String) -> [UInt8] {
+        let marker = Array("\"\\u0001u64:\(nonce):".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == marker[0], bytes.count - i >= marker.count, bytes[i..<(i + marker.count)].elementsEqual(marker) {
+                i += marker.count
+                while i < bytes.count, bytes[i] != UInt8(ascii: "\"") {
+                    out.append(bytes[i])
+                    i += 1
+                }
+                i += 1  // the closing quote
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
         }
         return out
-    }
-}
-
-extension String {
-    /// Splits on every occurrence of `marker` (Foundation-free).
-    fileprivate func components(separatedByMarker marker: String) -> [String] {
-        var result: [String] = []
-        var rest = Substring(self)
-        while let r = rest.firstRange(of: marker) {
-            result.append(String(rest[..<r.lowerBound]))
-            rest = rest[r.upperBound...]
-        }
-        result.append(String(rest))
-        return result
     }
 }
