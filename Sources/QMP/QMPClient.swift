@@ -64,6 +64,7 @@ public final class QMPClient: Sendable {
         self.configuration = configuration
         self.core = core
         self.channel = channel
+        self.taskExecutor = EventLoopTaskExecutor(channel.eventLoop)
     }
 
     /// Connects to a QMP server's Unix socket, reads the greeting and negotiates capabilities
@@ -151,20 +152,29 @@ public final class QMPClient: Sendable {
     ///   `QMPClientError.interrupted` / `.timedOut` (outcome unknown), `.notConnected`
     ///   (not sent), `CancellationError` when the task is cancelled (outcome unknown).
     ///
-    /// Runs on the caller's executor (`nonisolated(nonsending)`): a caller isolated to an actor
-    /// whose executor is this connection's `eventLoop` sends and resumes without any thread
-    /// hop, which is how latency-critical code (the supervisor's event handling, the
-    /// benchmark) gets within a few microseconds of a raw blocking socket loop.
+    /// Latency: the command runs with this connection's `taskExecutor` as its task's preferred
+    /// executor, so the reply resumes the caller on the event loop that decoded it instead of
+    /// waking a global-pool thread. Callers whose own code already runs on the loop (inside
+    /// `withTaskExecutorPreference(qmp.taskExecutor)`, or an actor whose executor is
+    /// `qmp.eventLoop.executor`) send and receive without any thread hop, which is what gets
+    /// within a few microseconds of a raw blocking socket loop. Other callers hop to the loop to
+    /// send and back when the reply is in: two hops, as any NIO client.
     nonisolated(nonsending) public func execute(
         _ name: String, _ arguments: JSONObject? = nil, timeout: Duration? = nil, outOfBand: Bool = false
     ) async throws -> JSON {
-        try await core.execute(
-            name, arguments: arguments, outOfBand: outOfBand, timeout: timeout ?? configuration.defaultCommandTimeout)
+        let timeout = timeout ?? configuration.defaultCommandTimeout
+        return try await withTaskExecutorPreference(taskExecutor) {
+            try await core.execute(name, arguments: arguments, outOfBand: outOfBand, timeout: timeout)
+        }
     }
 
     /// The event loop this connection's I/O runs on. An actor can use it as its executor
     /// (`eventLoop.executor.asUnownedSerialExecutor()`) to call `execute` without thread hops.
     public var eventLoop: any EventLoop { channel.eventLoop }
+
+    /// A task executor on `eventLoop`: `withTaskExecutorPreference(qmp.taskExecutor) { … }` runs
+    /// nonisolated code on the connection's event loop (see `execute`).
+    public let taskExecutor: EventLoopTaskExecutor
 
     // MARK: Events
 

@@ -10,9 +10,12 @@ import Synchronization
 /// *outside* the lock: resuming can run arbitrary code (a stream's `onTermination`) that must be
 /// free to call back in.
 final class QMPClientCore: Sendable {
+    /// A command waiting for its reply. Its continuation is resumed exactly once, by whoever
+    /// removes it from `State` under the lock (reply, timeout, cancellation, disconnect), so the
+    /// unchecked kind is safe and saves the checked one's allocation on every command.
     struct Pending {
         let command: String
-        let continuation: CheckedContinuation<JSON, any Error>
+        let continuation: UnsafeContinuation<JSON, any Error>
         var timeout: Scheduled<Void>?
     }
 
@@ -71,11 +74,10 @@ final class QMPClientCore: Sendable {
         } : nil
         let command = QMPCommand(name, arguments: arguments, id: id.map(JSON.string), outOfBand: outOfBand)
         let bytes = try QMPFrameEncoder.encode(command.json)
-        // The operation must stay on the caller's executor (see QMPClient.execute): capturing
-        // the isolated parameter makes the closure isolated to it.
-        return try await withTaskCancellationHandler {
-            _ = isolation
-            return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<JSON, any Error>) in
+        // The operation must stay on the caller's executor (see QMPClient.execute), and the
+        // continuation must resume there: both get the caller's isolation explicitly.
+        return try await withTaskCancellationHandler(operation: {
+            try await withUnsafeThrowingContinuation(isolation: isolation) { (continuation: UnsafeContinuation<JSON, any Error>) in
                 let outcome: Result<any Channel, any Error> = state.withLock { s in
                     if let cause = s.closed {
                         return .failure(QMPClientError.notConnected(command: name, cause: cause))
@@ -101,9 +103,9 @@ final class QMPClientCore: Sendable {
                     channel.writeAndFlush(buffer, promise: nil)
                 }
             }
-        } onCancel: {
+        }, onCancel: {
             if let id { self.abandon(id: id, error: CancellationError()) }
-        }
+        }, isolation: isolation)
     }
 
     private func timedOut(id: String, after: Duration) {
