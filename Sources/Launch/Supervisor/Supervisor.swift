@@ -36,13 +36,16 @@ public actor Supervisor: SupervisorControl {
     private var controlServer: QMPServer?
     /// Control requests being answered (the supervisor drains them before it exits).
     private var controlRequestsInFlight = 0
+    /// Whether to drop start-up's code pages from the RSS once QEMU runs (`ResidentSetTrim`).
+    private let trimsResidentSet: Bool
 
     /// How long the supervisor waits for QEMU's monitor greeting during start-up.
     public static let monitorTimeout: Double = 60
 
     public init(paths: VMPaths, launch: QEMULaunch, policy: any VMEventPolicy = DefaultEventPolicy(),
-                lock: VMLock?, readiness: ReadinessChannel?) throws(LifecycleError) {
+                lock: VMLock?, readiness: ReadinessChannel?, trimsResidentSet: Bool = true) throws(LifecycleError) {
         self.paths = paths
+        self.trimsResidentSet = trimsResidentSet
         self.launch = launch
         self.policy = policy
         self.lock = lock
@@ -160,6 +163,10 @@ public actor Supervisor: SupervisorControl {
                 setPhase(.paused)
             }
         }
+        // Start-up is over: from here on the supervisor only watches, and needs little of the
+        // code start-up ran. Trimmed before "ready", so that a ready VM's supervisor is in its
+        // steady state.
+        if trimsResidentSet { ResidentSetTrim.dropReadOnlyFileMappings() }
         readiness?.send("ready", ["phase": .string(state.phase.rawValue), "qemu-pid": JSON(Int(pid))])
 
         let termination = await exit.wait() ?? .exited(-1)

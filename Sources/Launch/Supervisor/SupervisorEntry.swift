@@ -40,7 +40,9 @@ public enum SupervisorEntry {
             return 2
         }
         do {
-            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? DefaultEventPolicy(), lock: lock, readiness: readiness)
+            // IGVM_MGR_KEEP_RESIDENT_SET=1 keeps start-up's pages mapped (to measure the trim).
+            let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? DefaultEventPolicy(), lock: lock, readiness: readiness,
+                                            trimsResidentSet: getenv("IGVM_MGR_KEEP_RESIDENT_SET") == nil)
             return await supervisor.run()
         } catch {
             readiness?.send("error", ["error": .string(error.description)])
