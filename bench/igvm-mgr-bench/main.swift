@@ -532,6 +532,13 @@ if !pythonTPs.isEmpty { print("Python qemu.qmp (gather)  \(f(middle(pythonTPs)))
 if !rawTPs.isEmpty { print("raw pipelined socket      \(f(middle(rawTPs))) commands/s   (QEMU's ceiling: next command sent as each reply lands)") }
 print("")
 guard options.only == nil else {
+    // The contender's own CPU (this process only; QEMU is a child not yet reaped).
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    let commands = Double(options.rounds * (rttPerRound + 500 + tpPerRound + 500))
+    print(String(format: "this process's CPU per command: user %.1f µs, system %.1f µs (all its threads)",
+        seconds(usage.ru_utime) / commands * 1e6, seconds(usage.ru_stime) / commands * 1e6))
     qemu.stop()  // exit() skips the defer
     exit(0)
 }
