@@ -420,16 +420,25 @@ let perRound = {
     let instant = InstantPeer()
     defer { instant.stop() }
     var pinned: [Int64] = [], unpinned: [Int64] = [], raw: [Int64] = [], nioFloor: [Int64] = []
-    var python: [Double] = []
-    var pythonOptions = perRound
-    pythonOptions.throughput = 32
+    var python: [Double] = [], pinnedTPs: [Double] = [], pythonTPs: [Double] = [], rawTPs: [Double] = []
     let only = options.only
     for _ in 0..<options.rounds {
-        if only == nil || only == "pinned" { pinned += try await pinnedFigures(instant, rtt: rttPerRound, count: 32, inFlight: 32).0.samples }
-        if only == nil || only == "raw" { raw += try rawLatency(instant, count: rttPerRound).samples }
+        if only == nil || only == "pinned" {
+            let (latency, throughput) = try await pinnedFigures(instant, rtt: rttPerRound, count: tpPerRound, inFlight: options.inFlight)
+            pinned += latency.samples
+            pinnedTPs.append(throughput)
+        }
+        if only == nil || only == "raw" {
+            raw += try rawLatency(instant, count: rttPerRound).samples
+            rawTPs.append(try rawThroughput(instant, count: tpPerRound, inFlight: options.inFlight))
+        }
         if only == nil || only == "floor" { nioFloor += try nioFloorLatency(instant, count: rttPerRound).samples }
         if only == nil || only == "unpinned" { unpinned += try await clientLatency(instant, count: rttPerRound).samples }
-        if !options.instantOnly { python.append(try pythonFigures(instant, options: pythonOptions).0.median) }
+        if !options.instantOnly || only == "python" {
+            let (latency, throughput) = try pythonFigures(instant, options: perRound)
+            python.append(latency.median)
+            pythonTPs.append(throughput)
+        }
     }
     print("against an instant in-process peer (the clients' own cost), median / p99 µs")
     printLatency("igvm-mgr QMPClient", pinned, "   (on the event loop)")
@@ -437,6 +446,13 @@ let perRound = {
     printLatency("raw blocking socket loop", raw)
     printLatency("swift-nio floor", nioFloor, "   (NIO socket + event loop, no JSON)")
     if !python.isEmpty { print("Python qemu.qmp           \(f(middle(python)))") }
+    if !pinnedTPs.isEmpty { print("throughput, \(options.inFlight) in flight: igvm-mgr \(f(middle(pinnedTPs))) commands/s") }
+    if !pythonTPs.isEmpty { print("                          qemu.qmp \(f(middle(pythonTPs))) commands/s") }
+    if !rawTPs.isEmpty { print("                          raw pipelined \(f(middle(rawTPs))) commands/s") }
+    if !pinned.isEmpty, !python.isEmpty, !pinnedTPs.isEmpty, !pythonTPs.isEmpty {
+        print(String(format: "client's own cost: qemu.qmp / ours %.2f× latency, ours / qemu.qmp %.2f× throughput",
+            middle(python) / Latency(pinned).median, middle(pinnedTPs) / middle(pythonTPs)))
+    }
     print("")
 }
 
