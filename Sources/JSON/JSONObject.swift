@@ -37,7 +37,7 @@ public struct JSONObject: Sendable, Hashable {
                 if let i = position(of: key) {
                     storage[i].value = newValue
                 } else {
-                    append(key, newValue)
+                    appendNew(key, newValue)
                 }
             } else if let i = position(of: key) {
                 storage.remove(at: i)
@@ -46,11 +46,6 @@ public struct JSONObject: Sendable, Hashable {
         }
     }
 
-    /// Adds a key the caller knows is not present yet (the decoder: jansson already rejected
-    /// duplicates): no lookup.
-    mutating func appendNew(_ key: String, _ value: JSON) {
-        append(key, value)
-    }
 
     /// The pairs in insertion order.
     public var pairs: [(key: String, value: JSON)] { storage }
@@ -60,7 +55,9 @@ public struct JSONObject: Sendable, Hashable {
         return storage.firstIndex { $0.key == key }
     }
 
-    private mutating func append(_ key: String, _ value: JSON) {
+    /// Adds a key the caller knows is not present yet (the subscript after its lookup; the
+    /// decoder, since jansson already rejected duplicates): no lookup here.
+    mutating func appendNew(_ key: String, _ value: JSON) {
         storage.append((key, value))
         if index != nil {
             index![key] = storage.count - 1

@@ -4,7 +4,7 @@ import Glibc
 
 /// Connects a new Unix stream socket to `path`: the descriptor, or -1 and the `errno` of the
 /// failure (`ENAMETOOLONG` for a path that does not fit `sun_path`). Shared by the tests' raw
-/// QMP clients.
+/// QMP clients and the benchmark's raw loop.
 public func connectUnixSocket(_ path: String) -> (fd: Int32, errno: Int32) {
     var address = sockaddr_un()
     address.sun_family = sa_family_t(AF_UNIX)

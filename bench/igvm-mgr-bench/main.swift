@@ -9,6 +9,7 @@ import CJansson
 import JSON
 import NIOCore
 import NIOPosix
+import TestSupport
 import QMP
 
 #if canImport(Glibc)
@@ -29,6 +30,9 @@ struct Options {
     /// Profiling aid: run only this contender (pinned, unpinned, raw, floor, python; `codec`: the
     /// client's turnaround steps without a socket).
     var only: String? = nil
+
+    /// Whether this run measures `contender`.
+    func runs(_ contender: String) -> Bool { only == nil || only == contender }
 
     init(_ args: [String]) {
         var i = 0
@@ -184,24 +188,17 @@ nonisolated func pinnedFigures(_ qemu: some Peer, rtt: Int, count: Int, inFlight
 
 // MARK: raw blocking socket loop (the floor: no framing beyond CRLF, no JSON decoding)
 
-/// A blocking QMP connection with nothing but CRLF framing: the client no client can beat.
-final class RawQMPConnection {
+/// The raw loop's connection: blocking, nothing but CRLF framing, no JSON. No client can beat it.
+final class BareQMPSocket {
     private let fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
     private var pending = 0
 
     /// Connects, reads the greeting and negotiates as our client does.
     init(_ qemu: some Peer) {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in qemu.socket.utf8.enumerated() { raw[i] = b }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        precondition(connected == 0, "raw connect failed")
+        let (connected, code) = connectUnixSocket(qemu.socket)
+        precondition(connected >= 0, "raw connect failed: errno \(code)")
+        fd = connected
         readMessage()  // greeting
         send(#"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"# + "\r\n")
         readMessage()
@@ -234,7 +231,7 @@ final class RawQMPConnection {
 }
 
 func rawLatency(_ qemu: some Peer, count: Int) throws -> Latency {
-    let connection = RawQMPConnection(qemu)
+    let connection = BareQMPSocket(qemu)
     var samples: [Int64] = []
     samples.reserveCapacity(count)
     let clock = ContinuousClock()
@@ -251,7 +248,7 @@ func rawLatency(_ qemu: some Peer, count: Int) throws -> Latency {
 /// the next command the moment a reply's line is complete (replies come back in order: QEMU runs
 /// in-band commands one at a time). No client can go faster than this against the same QEMU.
 func rawThroughput(_ qemu: some Peer, count: Int, inFlight: Int) throws -> Double {
-    let connection = RawQMPConnection(qemu)
+    let connection = BareQMPSocket(qemu)
     for i in 0..<500 { connection.sendQueryStatus(i); connection.readMessage() }
     let clock = ContinuousClock()
     let start = clock.now
@@ -421,20 +418,20 @@ let perRound = {
     defer { instant.stop() }
     var pinned: [Int64] = [], unpinned: [Int64] = [], raw: [Int64] = [], nioFloor: [Int64] = []
     var python: [Double] = [], pinnedTPs: [Double] = [], pythonTPs: [Double] = [], rawTPs: [Double] = []
-    let only = options.only
     for _ in 0..<options.rounds {
-        if only == nil || only == "pinned" {
+        if options.runs("pinned") {
             let (latency, throughput) = try await pinnedFigures(instant, rtt: rttPerRound, count: tpPerRound, inFlight: options.inFlight)
             pinned += latency.samples
             pinnedTPs.append(throughput)
         }
-        if only == nil || only == "raw" {
+        if options.runs("raw") {
             raw += try rawLatency(instant, count: rttPerRound).samples
             rawTPs.append(try rawThroughput(instant, count: tpPerRound, inFlight: options.inFlight))
         }
-        if only == nil || only == "floor" { nioFloor += try nioFloorLatency(instant, count: rttPerRound).samples }
-        if only == nil || only == "unpinned" { unpinned += try await clientLatency(instant, count: rttPerRound).samples }
-        if !options.instantOnly || only == "python" {
+        if options.runs("floor") { nioFloor += try nioFloorLatency(instant, count: rttPerRound).samples }
+        if options.runs("unpinned") { unpinned += try await clientLatency(instant, count: rttPerRound).samples }
+        // `--instant-only` is the quick mode: Python only when asked for by name.
+        if options.runs("python") && (!options.instantOnly || options.only == "python") {
             let (latency, throughput) = try pythonFigures(instant, options: perRound)
             python.append(latency.median)
             pythonTPs.append(throughput)
@@ -507,25 +504,24 @@ await (try connectClient(qemu)).close()
 var pinnedSamples: [Int64] = [], unpinnedSamples: [Int64] = [], rawSamples: [Int64] = [], nioSamples: [Int64] = []
 var pythonMedians: [Double] = [], pythonP99s: [Double] = []
 var pinnedTPs: [Double] = [], unpinnedTPs: [Double] = [], pythonTPs: [Double] = [], rawTPs: [Double] = []
-func runs(_ name: String) -> Bool { options.only == nil || options.only == name }
 for _ in 0..<options.rounds {
-    if runs("pinned") {
+    if options.runs("pinned") {
         let (pinned, pinnedTP) = try await pinnedFigures(qemu, rtt: rttPerRound, count: tpPerRound, inFlight: options.inFlight)
         pinnedSamples += pinned.samples
         pinnedTPs.append(pinnedTP)
     }
-    if runs("raw") {
+    if options.runs("raw") {
         rawSamples += try rawLatency(qemu, count: rttPerRound).samples
         rawTPs.append(try rawThroughput(qemu, count: tpPerRound, inFlight: options.inFlight))
     }
-    if runs("floor") { nioSamples += try nioFloorLatency(qemu, count: rttPerRound).samples }
-    if runs("python") {
+    if options.runs("floor") { nioSamples += try nioFloorLatency(qemu, count: rttPerRound).samples }
+    if options.runs("python") {
         let (python, pythonTP) = try pythonFigures(qemu, options: perRound)
         pythonMedians.append(python.median)
         pythonP99s.append(python.p99)
         pythonTPs.append(pythonTP)
     }
-    if runs("unpinned") {
+    if options.runs("unpinned") {
         unpinnedSamples += try await clientLatency(qemu, count: rttPerRound).samples
         unpinnedTPs.append(try await clientThroughput(qemu, count: tpPerRound, inFlight: options.inFlight))
     }
@@ -547,14 +543,23 @@ if !unpinnedTPs.isEmpty { print("  from the global executor \(f(middle(unpinnedT
 if !pythonTPs.isEmpty { print("Python qemu.qmp (gather)  \(f(middle(pythonTPs))) commands/s") }
 if !rawTPs.isEmpty { print("raw pipelined socket      \(f(middle(rawTPs))) commands/s   (QEMU's ceiling: next command sent as each reply lands)") }
 print("")
-guard options.only == nil else {
-    // The contender's own CPU (this process only; QEMU is a child not yet reaped).
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    let commands = Double(options.rounds * (rttPerRound + 500 + tpPerRound + 500))
-    print(String(format: "this process's CPU per command: user %.1f µs, system %.1f µs (all its threads)",
-        seconds(usage.ru_utime) / commands * 1e6, seconds(usage.ru_stime) / commands * 1e6))
+if let only = options.only {
+    // The contender's own CPU (this process only; QEMU is a child not yet reaped). The commands
+    // it sent per round: 500 warm-up round trips before each latency and throughput part.
+    let perRound: Int? = switch only {
+    case "pinned": 500 + rttPerRound + tpPerRound
+    case "raw", "unpinned": 500 + rttPerRound + 500 + tpPerRound
+    case "floor": 500 + rttPerRound
+    default: nil  // python: its own process
+    }
+    if let perRound {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let seconds = { (t: timeval) in Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        let commands = Double(options.rounds * perRound)
+        print(String(format: "this process's CPU per command: user %.1f µs, system %.1f µs (all its threads)",
+            seconds(usage.ru_utime) / commands * 1e6, seconds(usage.ru_stime) / commands * 1e6))
+    }
     qemu.stop()  // exit() skips the defer
     exit(0)
 }
