@@ -215,6 +215,38 @@ struct LifecycleSupervisorTests {
         #expect(VMObservation.observeAll(in: sandbox.directory).isEmpty)
     }
 
+    @Test("no shell in the spawn path: QEMU is the supervisor's own child with exactly the recorded argv, metacharacters inert")
+    func noShellInTheSpawnPath() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        // A shell would expand this (and create the marker file); an argv array passes it as is.
+        let marker = sandbox.directory.path + "/shell-ran"
+        let guestName = "x;touch \(marker)|$(touch \(marker))`touch \(marker)` 'q\" *"
+        let result = try await sandbox.start(try sandbox.launch("nosh", extra: ["-name", guestName]))
+        let qemuPID = try #require(result.qemuPID)
+
+        func arguments(of pid: Int32) throws -> [String] {
+            let bytes = try #require(try FileDescriptorIO.readFile("/proc/\(pid)/cmdline"))
+            return bytes.split(separator: 0, omittingEmptySubsequences: false).dropLast().map { String(decoding: $0, as: UTF8.self) }
+        }
+        func parent(of pid: Int32) throws -> Int32? {
+            let status = String(decoding: try #require(try FileDescriptorIO.readFile("/proc/\(pid)/status")), as: UTF8.self)
+            return status.split(separator: "\n").first { $0.hasPrefix("PPid:") }.flatMap { Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) }
+        }
+        let argvPath = try sandbox.paths("nosh").argv
+        let recorded = try JSON.decode(bytes: try #require(try FileDescriptorIO.readFile(argvPath)))
+        let recordedItems = try #require(recorded.arrayValue)
+        let recordedArgv = recordedItems.compactMap(\.stringValue)
+        #expect(try arguments(of: qemuPID) == recordedArgv)
+        #expect(recordedArgv.contains(guestName))
+        #expect(try parent(of: qemuPID) == result.supervisorPID)
+        // The supervisor itself is this project's binary in `supervise` mode, not a shell.
+        let supervisorArgv = try arguments(of: result.supervisorPID)
+        #expect(supervisorArgv.first == (try IGVMManagerBinary.path()))
+        #expect(supervisorArgv.dropFirst().first == "supervise")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
     @Test("Python qemu.qmp negotiates on the control socket and runs query-status and x-igvm-mgr-status")
     func pythonClient() async throws {
         let sandbox = try LifecycleSandbox()
