@@ -6,7 +6,7 @@ import TestSupport
 
 /// `igvm-mgr measure` and `igvm-mgr id-block` as a user runs them (no peer tool needed).
 struct MeasureCLITests {
-    static let fixtures = TestPaths.shared.appendingPathComponent("fixtures")
+    static let fixtures = TestPaths.fixtures
     static let amdSev = fixtures.appendingPathComponent("sev-snp-measure/ovmf_AmdSev_suffix.bin").path
     static let x64 = fixtures.appendingPathComponent("sev-snp-measure/ovmf_OvmfX64_suffix.bin").path
 

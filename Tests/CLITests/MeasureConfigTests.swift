@@ -6,7 +6,7 @@ import TestSupport
 
 /// `igvm-mgr measure CONFIG` and `id-block --config`: the digest of what `start` would launch.
 struct MeasureConfigTests {
-    static let fixtures = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure")
+    static let fixtures = TestPaths.fixtures.appendingPathComponent("sev-snp-measure")
     static let amdSev = fixtures.appendingPathComponent("ovmf_AmdSev_suffix.bin").path
 
     static func write(_ text: String, name: String = "vm.toml", in dir: URL) throws -> String {

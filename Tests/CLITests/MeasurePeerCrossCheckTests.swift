@@ -26,8 +26,8 @@ struct MeasurePeerCrossCheckTests {
         }
     }
 
-    static let amdSev = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure/ovmf_AmdSev_suffix.bin").path
-    static let x64 = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure/ovmf_OvmfX64_suffix.bin").path
+    static let amdSev = TestPaths.fixtures.appendingPathComponent("sev-snp-measure/ovmf_AmdSev_suffix.bin").path
+    static let x64 = TestPaths.fixtures.appendingPathComponent("sev-snp-measure/ovmf_OvmfX64_suffix.bin").path
     static let code = "/usr/share/OVMF/OVMF_CODE.fd"
 
     static let options: [Case] = [

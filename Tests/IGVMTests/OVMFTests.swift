@@ -7,7 +7,7 @@ import TestSupport
 /// shared/fixtures/sev-snp-measure and ref-igvm-snp.md §7.1).
 @Suite struct OVMFTests {
     static func fixture(_ name: String) throws -> OVMFImage {
-        let url = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure/\(name)")
+        let url = TestPaths.fixtures.appendingPathComponent("sev-snp-measure/\(name)")
         return try OVMFImage(bytes: [UInt8](Data(contentsOf: url)))
     }
 
@@ -36,7 +36,7 @@ import TestSupport
     }
 
     @Test func truncatedFooterTableIsAnError() throws {
-        var bytes = [UInt8](try Data(contentsOf: TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure/ovmf_AmdSev_suffix.bin")))
+        var bytes = [UInt8](try Data(contentsOf: TestPaths.fixtures.appendingPathComponent("sev-snp-measure/ovmf_AmdSev_suffix.bin")))
         let footer = bytes.count - 32 - 18
         bytes[footer] = 0xFF; bytes[footer + 1] = 0xFF  // table size 0xFFFF > image
         #expect(throws: OVMFError.self) { try OVMFImage(bytes: bytes) }

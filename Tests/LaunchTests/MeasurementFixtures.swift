@@ -8,7 +8,7 @@ import TestSupport
 /// (4 KiB image tails holding the footer table and the SEV metadata), platform ROMs and IGVM
 /// files made from them, and confidential definitions written into a folder.
 enum MeasurementFixtures {
-    static let folder = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure")
+    static let folder = TestPaths.fixtures.appendingPathComponent("sev-snp-measure")
     static var amdSev: URL { folder.appendingPathComponent("ovmf_AmdSev_suffix.bin") }
     static var ovmfX64: URL { folder.appendingPathComponent("ovmf_OvmfX64_suffix.bin") }
 

@@ -3,8 +3,8 @@ import TestSupport
 
 /// The shared test vectors of sev-snp-measure and virtee/sev (see ref-igvm-snp.md §7).
 enum Fixtures {
-    static let sevSNPMeasure = TestPaths.shared.appendingPathComponent("fixtures/sev-snp-measure")
-    static let virteeSEV = TestPaths.shared.appendingPathComponent("fixtures/virtee-sev")
+    static let sevSNPMeasure = TestPaths.fixtures.appendingPathComponent("sev-snp-measure")
+    static let virteeSEV = TestPaths.fixtures.appendingPathComponent("virtee-sev")
 
     static var amdSevOVMF: String { sevSNPMeasure.appendingPathComponent("ovmf_AmdSev_suffix.bin").path }
     static var ovmfX64: String { sevSNPMeasure.appendingPathComponent("ovmf_OvmfX64_suffix.bin").path }

@@ -9,8 +9,9 @@ public enum TestPaths {
         return url
     }()
 
-    /// `../shared` beside the package: seeds, fixtures (read-only, present in CI).
-    public static let shared: URL = packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    /// `Tests/Fixtures`: public test data kept in the repository, each folder with a README
+    /// naming its source and licence.
+    public static let fixtures: URL = packageRoot.appendingPathComponent("Tests/Fixtures")
 
     /// A fresh private temporary directory.
     public static func makeTemporaryDirectory(_ prefix: String = "igvm-mgr-test") throws -> URL {
