@@ -4,48 +4,82 @@ import JSON
 import Launch
 import ObjectModel
 
-/// `igvm-mgr args CONFIG`: the QEMU command line a VM definition becomes.
+/// `igvm-mgr args CONFIG`: the exact QEMU command line `start` would run for a definition.
 struct ArgsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "args",
-        abstract: "Print the QEMU command line for a VM definition.",
+        abstract: "Print the QEMU command line `start` would run for a VM definition.",
         discussion: """
-            Prints the full argv (program first) as one line quoted for a POSIX shell, or with \
-            --json as a JSON array of strings. Nothing is started. The command line has a QMP \
-            socket and -S (the VM starts paused).
+            Runs the same checks as `validate` and `start` (any error: nothing printed, exit 1), \
+            then prints the argv the supervisor would spawn, program first: one line quoted for a \
+            POSIX shell, or with --json a JSON array of strings. Nothing is started or written. \
+            It includes what the supervisor adds: -S, its monitor, and for guests that are \
+            relaunched on reset (sev-guest, sev-snp-guest, [vmfwupdate] enabled) -action \
+            reboot=shutdown,shutdown=pause and the interface's -fw_cfg files.
+
+            Known only at start: the monitor is descriptor 3, a listening socket the supervisor \
+            creates and hands QEMU (pass --qmp-socket PATH to get a command line you can run by \
+            hand, with QEMU listening at PATH instead); the -fw_cfg files are written into \
+            STATE/NAME/vmfwupdate when the VM starts (--state-dir and --name as for `start`). \
+            Host checks (/dev/sev, kvm_amd) and the binary's capability probe are `start`'s.
+
             Exit status: 0 printed, 1 the definition is invalid, 2 usage error or unreadable file.
             """)
 
     @Argument(help: "The VM definition (TOML; see docs/config.md).")
     var config: String
 
+    @Option(help: "The VM name (default: the definition's `name`), as for `start`.")
+    var name: String?
+
     @Flag(help: "Print a JSON array of strings instead of a shell line.")
     var json = false
 
-    @Option(help: "The QMP socket path in the command line (default: NAME.qmp.sock in the current directory).")
+    @Option(help: "Put QEMU's monitor on a Unix socket QEMU listens on at this path, to run the command line by hand (default: descriptor 3, as the supervisor runs it).")
     var qmpSocket: String?
 
-    @Option(help: "How -object values are written: json (default; immune to comma injection) or key-value.")
+    @Option(help: "How -object values are written: json (default, what start runs; immune to comma injection) or key-value.")
     var objectForm: ObjectFormOption = .json
 
+    @OptionGroup var state: StateDirectoryOption
+
     func run() throws {
-        let definition: VMDefinition
-        let plan: LaunchPlan
+        let definition = try DefinitionInput.loadValid(config)
+        let directory = try state.resolve()
+        let launch: QEMULaunch
         do {
-            definition = try VMDefinition.load(path: config)
-            let socket = qmpSocket ?? FileManager.default.currentDirectoryPath + "/\(definition.name).qmp.sock"
-            plan = try LaunchPlan(definition: definition, qmpSocket: socket)
+            launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory,
+                                             writeFiles: false, objectForm: objectForm.form)
+        } catch {
+            throw failure(error)
+        }
+        let argv = launch.argv(monitor: qmpSocket.map { .socket(path: $0) } ?? .inheritedDescriptor)
+        if json {
+            Output.json(.array(argv.map(JSON.string)))
+        } else {
+            Output.line(ShellQuoting.line(argv))
+        }
+    }
+}
+
+/// A definition as `start`, `args` and `validate` take it: loaded, then checked by
+/// `ConfigValidation`; every error is printed (one line each) and ends the command.
+enum DefinitionInput {
+    /// The loaded definition, or exit 2 (unreadable, not TOML) or 1 (any error-level problem).
+    static func loadValid(_ path: String) throws -> VMDefinition {
+        let definition: VMDefinition
+        do {
+            definition = try VMDefinition.load(path: path)
         } catch {
             for problem in error.problems { Output.error(problem.description) }
             throw error.kind == .unreadable ? ExitStatus.usage : ExitStatus.failure
         }
-        var rendered = plan
-        rendered.objectForm = objectForm.form
-        if json {
-            Output.json(.array(rendered.argv.map(JSON.string)))
-        } else {
-            Output.line(ShellQuoting.line(rendered.argv))
+        let errors = ConfigValidation.validate(definition).filter(\.level.isError)
+        guard errors.isEmpty else {
+            for problem in errors { Output.error(problem.description) }
+            throw ExitStatus.failure
         }
+        return definition
     }
 }
 

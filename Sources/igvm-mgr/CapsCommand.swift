@@ -25,6 +25,8 @@ struct CapsCommand: AsyncParsableCommand {
 
     /// The objects the manager can put in a launch, in the order shown.
     static let confidentialTypes = ["sev-guest", "sev-snp-guest", "igvm-cfg", "nocc"]
+    /// The devices the manager can put in a launch.
+    static let devices = ["vmfwupdate"]
 
     func run() async throws {
         let caps: QEMUCapabilities
@@ -47,6 +49,7 @@ struct CapsCommand: AsyncParsableCommand {
             object["schema-entities"] = JSON(caps.schema.entities.count)
             object["source"] = .string(source)
             object["confidential"] = .object(JSONObject(Self.confidentialTypes.map { ($0, .bool(caps.canCreate($0))) }))
+            object["devices"] = .object(JSONObject(Self.devices.map { ($0, .bool(caps.deviceProperties[$0] != nil)) }))
             Output.json(.object(object))
             return
         }
@@ -60,6 +63,15 @@ struct CapsCommand: AsyncParsableCommand {
                 var reason = ""
                 do { try caps.requireCreatable(type) } catch { reason = error.requirement.map { " (needs \($0))" } ?? "" }
                 Output.line("\(type): no\(reason)")
+            }
+        }
+        for device in Self.devices {
+            if caps.deviceProperties[device] != nil {
+                let properties = (caps.deviceProperties[device] ?? []).map(\.name).sorted().joined(separator: ", ")
+                Output.line("\(device) device: yes" + (properties.isEmpty ? "" : " [\(properties)]"))
+            } else {
+                let requirement = caps.problems(creating: device, properties: []).first?.requirement
+                Output.line("\(device) device: no" + (requirement.map { " (needs \($0))" } ?? ""))
             }
         }
         for (machine, properties) in caps.machineProperties.sorted(by: { $0.key < $1.key }) {

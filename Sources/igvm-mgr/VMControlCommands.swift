@@ -27,18 +27,7 @@ struct StartCommand: AsyncParsableCommand {
 
     func run() async throws {
         let directory = try state.resolve()
-        let definition: VMDefinition
-        do {
-            definition = try VMDefinition.load(path: config)
-        } catch {
-            for problem in error.problems { Output.error(problem.description) }
-            throw error.kind == .unreadable ? ExitStatus.usage : ExitStatus.failure
-        }
-        let problems = ConfigValidation.validate(definition).filter(\.level.isError)
-        guard problems.isEmpty else {
-            for problem in problems { Output.error(problem.description) }
-            throw ExitStatus.failure
-        }
+        let definition = try DefinitionInput.loadValid(config)
         do {
             // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
             // policy and the interface's fw-cfg files.

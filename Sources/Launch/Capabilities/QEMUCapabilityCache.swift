@@ -14,7 +14,7 @@ public struct QEMUCapabilityCache: Sendable {
     public var probe: QEMUProbe
 
     /// Bumped when the file layout changes: older files are then ignored.
-    static let formatVersion = 1
+    static let formatVersion = 2
 
     public init(directory: String, probe: QEMUProbe = QEMUProbe()) {
         self.directory = directory

@@ -19,7 +19,7 @@ public struct QEMUProbe: Sendable {
     /// Device types whose properties are recorded.
     public static let defaultDeviceTypes = ["vmfwupdate", "fw_cfg_io"]
     /// Machine aliases whose properties are recorded.
-    public static let defaultMachines = ["q35"]
+    public static let defaultMachines = ["q35", "pc"]
 
     public var objectTypes: [String]
     public var deviceTypes: [String]

@@ -75,6 +75,14 @@ private struct DefinitionReader {
         return definition
     }
 
+    /// `help` or `?` as a machine, accelerator or CPU model makes QEMU print a list and exit 0
+    /// without running anything (QEMU's `is_help_option()`, include/qemu/help_option.h).
+    static func isListRequest(_ value: String) -> Bool { value == "help" || value == "?" }
+
+    static func listRequestMessage(_ value: String, example: String) -> String {
+        "\(JSONQuoted(value)) makes QEMU print a list and exit instead of running the VM; name one, like \"\(example)\""
+    }
+
     func readQEMU(_ t: TableReader) -> QEMUSettings {
         var q = QEMUSettings()
         if let b = t.string("binary", expected: "a program name or path (string)") {
@@ -82,8 +90,12 @@ private struct DefinitionReader {
             // A bare name is looked up on PATH at launch; anything with a slash is a path.
             else { q.binary = b.contains("/") ? t.resolve(b) : b }
         }
-        if let m = t.string("machine", expected: "a machine type like \"q35\"") { q.machine = m }
-        if let a = t.string("accel", expected: "an accelerator name like \"kvm\" or \"tcg\"") { q.accel = a }
+        if let m = t.string("machine", expected: "a machine type like \"q35\"") {
+            if Self.isListRequest(m) { t.problem("machine", Self.listRequestMessage(m, example: "q35")) } else { q.machine = m }
+        }
+        if let a = t.string("accel", expected: "an accelerator name like \"kvm\" or \"tcg\"") {
+            if Self.isListRequest(a) { t.problem("accel", Self.listRequestMessage(a, example: "kvm")) } else { q.accel = a }
+        }
         if let node = t.value("memory") {
             if case .string(let s) = node, let bytes = ByteSize.parse(s), bytes > 0 {
                 q.memory = bytes
@@ -94,7 +106,9 @@ private struct DefinitionReader {
         if let c = t.integer("cpus", in: 1...4096) { q.cpus = Int(c) }
         if let model = t.string("cpu-model", expected: "a CPU model name like \"EPYC-v4\"") {
             // -cpu splits at the first comma and has no escape: a comma would add CPU features.
-            if CPUModelName.isValid(model) {
+            if Self.isListRequest(model) {
+                t.problem("cpu-model", Self.listRequestMessage(model, example: "EPYC-v4"))
+            } else if CPUModelName.isValid(model) {
                 q.cpuModel = model
             } else {
                 t.problem("cpu-model", "expected a CPU model name (letters, digits, - _ .) like \"EPYC-v4\", got \(JSONQuoted(model))")

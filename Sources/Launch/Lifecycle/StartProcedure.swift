@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import JSON
+import Logging
 import NIOPosix
 
 /// How long `start` waits.
@@ -37,6 +38,12 @@ public struct StartProcedure: Sendable {
     /// The `igvm-mgr` executable that runs `supervise`.
     public var supervisorExecutable: String
     public var host: any HostFacts = LiveHostFacts()
+    /// The capability probe's logger: only real problems, not QMP connection chatter.
+    public var probeLogger: Logger = {
+        var logger = Logger(label: "igvm-mgr.probe")
+        logger.logLevel = .error
+        return logger
+    }()
 
     public init(stateDirectory: StateDirectory, supervisorExecutable: String) {
         self.stateDirectory = stateDirectory
@@ -49,7 +56,8 @@ public struct StartProcedure: Sendable {
         let paths = try stateDirectory.vm(launch.name)
         // Refuse before anything is spawned or written: the host cannot run it.
         try HostChecks.check(launch.requirements, on: host)
-        _ = try ProcessSpawner.resolve(launch.binary)
+        let binary = try ProcessSpawner.resolve(launch.binary)
+        try await checkCapabilities(of: binary, for: launch)
         do {
             try stateDirectory.create()
             try StateDirectory.makeFolder(paths.folder, mode: 0o700)
@@ -115,6 +123,25 @@ public struct StartProcedure: Sendable {
             throw .failed("cannot wait for the supervisor: \(error)")
         }
         return try outcome.get()
+    }
+
+    /// Refuses a launch whose objects, machine properties or devices the binary lacks, with the
+    /// message `caps` gives, before the VM's QEMU exists. The probe is cached per binary in the
+    /// state directory (path, size and mtime decide when it is stale).
+    private func checkCapabilities(of binary: String, for launch: QEMULaunch) async throws(LifecycleError) {
+        guard let plan = launch.plan else { return }
+        let capabilities: QEMUCapabilities
+        do {
+            (capabilities, _) = try await QEMUCapabilityCache(directory: stateDirectory.capabilityCache,
+                                                              probe: QEMUProbe(logger: probeLogger)).capabilities(of: binary)
+        } catch {
+            throw .hostUnsupported("cannot probe \(binary) for what it supports: \(error)")
+        }
+        let missing = LaunchCapabilityCheck.missing(for: plan, in: capabilities)
+        guard missing.isEmpty else {
+            throw .hostUnsupported("this QEMU cannot run the VM: " + missing.map(\.description).joined(separator: "; ")
+                                   + " (binary \(capabilities.binary.path))")
+        }
     }
 
     private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Double) throws(LifecycleError) -> StartResult {

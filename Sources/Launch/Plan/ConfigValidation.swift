@@ -42,6 +42,9 @@ public enum ConfigValidation {
             }
         }
         problems += acceleratorProblems(d)
+        // What the reset/vmfwupdate flow refuses at start (no channel, mailbox outside RAM, a RAM
+        // layout it cannot model): reported here so validate, args and start agree.
+        problems += VMFWUpdateSetup.problems(d)
         let missingFiles = fileProblems(d)
         problems += missingFiles
         let version = (qemuVersion ?? d.qemu.version).flatMap(QEMUVersion.init)

@@ -62,6 +62,10 @@ public struct StateDirectory: Sendable, Equatable {
         return paths
     }
 
+    /// Where `start` caches the capability probe of each QEMU binary (`QEMUCapabilityCache`); a
+    /// leading dot keeps it apart from VM folders, whose names cannot start with one.
+    public var capabilityCache: String { path + "/.qemu-caps" }
+
     /// The names of every VM that has a folder here, sorted.
     public func vmNames() -> [String] {
         guard let dir = opendir(path) else { return [] }

@@ -1,10 +1,13 @@
+import ObjectModel
+
 extension QEMULaunch {
     /// The launch of a loaded VM definition (`name` overrides the definition's), through the
     /// config's launch plan. The supervisor supplies the monitor and `-S` itself.
-    public init(definition: VMDefinition, name: String?) throws(LifecycleError) {
-        let plan: LaunchPlan
+    public init(definition: VMDefinition, name: String?, objectForm: CommandLineForm = .json) throws(LifecycleError) {
+        var plan: LaunchPlan
         do {
             plan = try LaunchPlan(definition: definition, qmpSocket: nil)
+            plan.objectForm = objectForm
         } catch {
             throw .invalidInput(error.problems.map(\.description).joined(separator: "\n"))
         }
@@ -13,13 +16,16 @@ extension QEMULaunch {
 
     /// What `start` launches first: the provider firmware, through the reset/vmfwupdate flow's
     /// setup when the VM needs it (which writes the interface's fw-cfg files into its folder).
-    public static func forStart(definition: VMDefinition, name: String?, stateDirectory: StateDirectory) throws -> QEMULaunch {
-        let launch = try QEMULaunch(definition: definition, name: name)  // reports the plan's problems
+    /// `args` asks for the same launch with `writeFiles: false`: the argv is identical, and
+    /// nothing is written.
+    public static func forStart(definition: VMDefinition, name: String?, stateDirectory: StateDirectory,
+                                writeFiles: Bool = true, objectForm: CommandLineForm = .json) throws -> QEMULaunch {
+        let launch = try QEMULaunch(definition: definition, name: name, objectForm: objectForm)  // reports the plan's problems
         guard let setup = try VMFWUpdateSetup(definition: definition, name: name, paths: stateDirectory.vm(launch.name)) else {
             return launch
         }
-        try stateDirectory.create()
-        return try setup.launch(booting: .provider, number: 1)
+        if writeFiles { try stateDirectory.create() }
+        return try setup.launch(booting: .provider, number: 1, writeFiles: writeFiles, objectForm: objectForm)
     }
 
     /// The launch of `plan` (e.g. one the vmfwupdate flow changed) for `definition`.
@@ -38,5 +44,6 @@ extension QEMULaunch {
             name: name ?? definition.name, binary: plan.binary, arguments: plan.arguments,
             requirements: HostRequirements(accelerator: plan.accel, confidentialType: definition.confidential?.type.rawValue),
             firmware: firmware, definitionSource: StateDirectory.absolute(definition.file))
+        self.plan = plan
     }
 }

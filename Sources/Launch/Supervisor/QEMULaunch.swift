@@ -1,4 +1,5 @@
 import JSON
+import ObjectModel
 
 /// Everything the supervisor needs to launch one QEMU run: the binary, the exact arguments
 /// from the launch plan, and what the host checks and `state.json` need to know.
@@ -24,6 +25,9 @@ public struct QEMULaunch: Sendable, Equatable {
     /// it spawns QEMU. Set by `VMFWUpdateSetup.launch`: `sev-guest` and `sev-snp-guest` cannot be
     /// reset in place, so every launch of theirs is built there; other guests have no digest.
     public var launchMeasurement: ExpectedLaunchMeasurement?
+    /// The typed plan `arguments` were rendered from, for the capability check before a start
+    /// (`LaunchCapabilityCheck`); not kept in `plan.json`, which holds the rendered arguments.
+    public var plan: LaunchPlan?
 
     public init(name: String, binary: String, arguments: [String], requirements: HostRequirements = .init(accelerator: nil, confidentialType: nil),
                 firmware: String? = nil, definitionSource: String? = nil, startPaused: Bool = false) {
@@ -54,13 +58,28 @@ public struct QEMULaunch: Sendable, Equatable {
         }
     }
 
-    /// The exact argv QEMU is started with.
-    public var argv: [String] {
-        [binary] + arguments + [
-            "-S",
-            "-chardev", "socket,id=\(Self.monitorChardevID),fd=\(Self.monitorDescriptor),server=on,wait=off",
-            "-mon", "chardev=\(Self.monitorChardevID),mode=control",
-        ]
+    /// Where QEMU's monitor listens.
+    public enum Monitor: Sendable, Equatable {
+        /// The listening socket the supervisor creates and hands QEMU as descriptor 3.
+        case inheritedDescriptor
+        /// A socket QEMU creates itself at this path (`igvm-mgr args --qmp-socket`, to run the
+        /// command line by hand).
+        case socket(path: String)
+    }
+
+    /// The exact argv the supervisor starts QEMU with.
+    public var argv: [String] { argv(monitor: .inheritedDescriptor) }
+
+    /// The argv with the monitor on `monitor`; everything else is what the supervisor runs.
+    public func argv(monitor: Monitor) -> [String] {
+        let endpoint: (String, String) = switch monitor {
+        case .inheritedDescriptor: ("fd", String(Self.monitorDescriptor))
+        case .socket(let path): ("path", path)
+        }
+        let chardev = KeyValueSyntax.render(implied: ("backend", "socket"), [
+            ("id", Self.monitorChardevID), endpoint, ("server", "on"), ("wait", "off"),
+        ])
+        return [binary] + arguments + ["-S", "-chardev", chardev, "-mon", "chardev=\(Self.monitorChardevID),mode=control"]
     }
 
     public var json: JSON {

@@ -37,10 +37,13 @@ extension VMFWUpdateFwCfg {
     public static func write(_ files: [File], into directory: String) throws -> [(name: String, path: String)] {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o700])
-        return try files.map { file in
-            let path = "\(directory)/fw-cfg-\(file.name.split(separator: "/").last ?? "file")"
-            try AtomicFile.write(file.contents, to: path)
-            return (file.name, path)
-        }
+        let named = paths(files, in: directory)
+        for (file, entry) in zip(files, named) { try AtomicFile.write(file.contents, to: entry.path) }
+        return named
+    }
+
+    /// Where `write` puts each file: name → path pairs for `-fw_cfg`, nothing written.
+    public static func paths(_ files: [File], in directory: String) -> [(name: String, path: String)] {
+        files.map { ($0.name, "\(directory)/fw-cfg-\($0.name.split(separator: "/").last ?? "file")") }
     }
 }

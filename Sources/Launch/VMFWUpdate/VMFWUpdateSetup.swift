@@ -1,6 +1,7 @@
 import Foundation
 import IGVM
 import JSON
+import ObjectModel
 
 /// Everything the reset policy and the vmfwupdate flow need about one VM, derived from its
 /// definition: the base launch plan, the interface's fw-cfg files, the mailbox and the offer.
@@ -20,20 +21,20 @@ public struct VMFWUpdateSetup: Sendable {
 
     /// The setup for `definition`, or nil when the VM needs neither the interface nor the
     /// relaunch-on-reset policy (an ordinary guest without `[vmfwupdate] enabled`).
+    ///
+    /// - Throws: `LifecycleError.invalidInput` with the first of `problems(definition)`; `validate`
+    ///   and `args` report the same problems, so a definition they accept never fails here.
     public init?(definition: VMDefinition, name: String?, paths: VMPaths) throws {
-        guard definition.vmfwupdate.enabled || !Self.canResetInPlace(definition) else { return nil }
+        guard Self.applies(to: definition) else { return nil }
+        if let first = Self.problems(definition).first {
+            throw LifecycleError.invalidInput(first.description)
+        }
         self.definition = definition
         self.name = name ?? definition.name
         basePlan = try LaunchPlan(definition: definition, qmpSocket: nil)
         folder = paths.folder + "/vmfwupdate"
         memory = try GuestMemoryMap(machine: definition.qemu.machine, ramSize: definition.qemu.memory)
-        var romSize: UInt64 = 0
-        switch definition.boot {
-        case .bios(let path), .pflash(let path, _):
-            romSize = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
-        case .igvm, .none:
-            break
-        }
+        let romSize = Self.firmwareROMSize(definition)
         // IGVM images only where the config names a QEMU with an IGVM loader (`qemu.version`
         // ≥ 10.1): QEMU 10.0 has no igvm-cfg, so the relaunch would fail.
         var formats: Set<FirmwareImageFormat> = romSize > 0 ? [.platformROM] : []
@@ -47,17 +48,47 @@ public struct VMFWUpdateSetup: Sendable {
             imageCheck = nil
         }
         offer = VMFWUpdateOffer(formats: formats, firmwareROMSize: romSize)
-        if definition.vmfwupdate.enabled, let gpa = definition.vmfwupdate.mailbox {
-            guard let range = GuestPhysicalRange(start: gpa, length: UInt64(VMFWUpdateMailbox.length)),
-                  memory.containsRAM(range)
-            else {
-                throw LifecycleError.invalidInput("\(definition.file): vmfwupdate.mailbox 0x\(hex(gpa)) is not inside guest RAM")
-            }
-            mailboxGPA = gpa
-        } else if definition.vmfwupdate.enabled {
-            throw LifecycleError.invalidInput("\(definition.file): vmfwupdate.enabled needs vmfwupdate.mailbox (a guest-physical address) with this QEMU, which has no vmfwupdate device")
-        } else {
-            mailboxGPA = nil
+        mailboxGPA = definition.vmfwupdate.enabled ? definition.vmfwupdate.mailbox : nil
+    }
+
+    /// Whether a supervised launch of `definition` goes through this setup: the interface is
+    /// enabled, or the guest cannot be reset in place and every reset is a relaunch.
+    public static func applies(to definition: VMDefinition) -> Bool {
+        definition.vmfwupdate.enabled || !canResetInPlace(definition)
+    }
+
+    /// Why the reset flow cannot run `definition` (empty when it can, or when it does not apply):
+    /// a guest RAM layout the flow cannot model, an interface without a channel, a mailbox
+    /// outside RAM.
+    public static func problems(_ definition: VMDefinition) -> [ConfigProblem] {
+        guard applies(to: definition) else { return [] }
+        let file = definition.file
+        let memory: GuestMemoryMap
+        do {
+            memory = try GuestMemoryMap(machine: definition.qemu.machine, ramSize: definition.qemu.memory)
+        } catch {
+            let key = if case .unsupportedMachine = error { "qemu.machine" } else { "qemu.memory" }
+            return [ConfigProblem(file: file, key: key, message: "\(error) (needed for the relaunch-on-reset flow)")]
+        }
+        guard definition.vmfwupdate.enabled else { return [] }
+        guard let gpa = definition.vmfwupdate.mailbox else {
+            return [ConfigProblem(file: file, key: "vmfwupdate.mailbox",
+                message: "vmfwupdate.enabled needs vmfwupdate.mailbox (a guest-physical address): QEMU has no vmfwupdate device, so the request is read from guest memory")]
+        }
+        guard let range = GuestPhysicalRange(start: gpa, length: UInt64(VMFWUpdateMailbox.length)), memory.containsRAM(range) else {
+            return [ConfigProblem(file: file, key: "vmfwupdate.mailbox",
+                message: "0x\(hex(gpa)) is not inside guest RAM (\(VMFWUpdateMailbox.length) bytes from it must be plain RAM of the \(definition.qemu.memory)-byte \(definition.qemu.machine) layout)")]
+        }
+        return []
+    }
+
+    /// The size of the platform ROM the config boots (0 for IGVM or none), offered to the guest.
+    static func firmwareROMSize(_ definition: VMDefinition) -> UInt64 {
+        switch definition.boot {
+        case .bios(let path), .pflash(let path, _):
+            return ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.uint64Value ?? 0
+        case .igvm, .none:
+            return 0
         }
     }
 
@@ -88,16 +119,22 @@ public struct VMFWUpdateSetup: Sendable {
         })
     }
 
-    /// Writes the interface's read-only fw-cfg files (whole) and returns them for the plan.
-    public func writeInterfaceFiles() throws -> [(name: String, path: String)] {
+    /// The interface's read-only fw-cfg files for the plan; written (whole) only when `write`
+    /// is true, so `args` can show the exact argv without touching the state folder.
+    public func interfaceFiles(write: Bool = true) throws -> [(name: String, path: String)] {
         guard let mailboxGPA else { return [] }
+        let files = VMFWUpdateFwCfg.files(mailboxGPA: mailboxGPA, offer: offer)
+        guard write else { return VMFWUpdateFwCfg.paths(files, in: folder) }
         try StateDirectory.makeFolder((folder as NSString).deletingLastPathComponent, mode: 0o700)
-        return try VMFWUpdateFwCfg.write(VMFWUpdateFwCfg.files(mailboxGPA: mailboxGPA, offer: offer), into: folder)
+        return try VMFWUpdateFwCfg.write(files, into: folder)
     }
 
-    /// The launch of instance `number` of this start, booting `firmware`.
-    public func launch(booting firmware: FirmwareInUse, number: Int, startPaused: Bool = false) throws -> QEMULaunch {
-        let plan = basePlan.forInstance(booting: firmware, interfaceFiles: try writeInterfaceFiles(), launchNumber: number)
+    /// The launch of instance `number` of this start, booting `firmware`; `writeFiles: false`
+    /// computes the same launch without writing the interface files (`args`).
+    public func launch(booting firmware: FirmwareInUse, number: Int, startPaused: Bool = false, writeFiles: Bool = true,
+                       objectForm: CommandLineForm = .json) throws -> QEMULaunch {
+        var plan = basePlan.forInstance(booting: firmware, interfaceFiles: try interfaceFiles(write: writeFiles), launchNumber: number)
+        plan.objectForm = objectForm
         var launch = QEMULaunch(plan: plan, definition: definition, name: name)
         launch.startPaused = startPaused
         switch firmware {
