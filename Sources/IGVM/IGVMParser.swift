@@ -1,7 +1,8 @@
-/// libigvm's `IgvmFile::new_from_binary`, check for check (ref-igvm-snp.md §1.10 and
-/// microsoft/igvm `igvm/src/lib.rs`). Phase 1 walks the headers, decoding and checking each on
-/// its own; phase 2 checks the platform set, phase 3 the initialization headers together,
-/// phase 4 the directives together — the same order libigvm uses, so the first error matches.
+/// libigvm's `IgvmFile::new_from_binary`, check for check (microsoft/igvm `igvm/src/lib.rs`;
+/// docs/background.md, "What libigvm rejects"). Phase 1 walks the headers, decoding and
+/// checking each on its own; phase 2 checks the platform set, phase 3 the initialization
+/// headers together, phase 4 the directives together — the same order libigvm uses, so the
+/// first error matches.
 struct IGVMParser {
     let bytes: [UInt8]
     var fixed = IGVMFixedHeader(formatVersion: 0, variableHeaderOffset: 0, variableHeaderSize: 0,

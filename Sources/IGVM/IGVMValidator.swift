@@ -22,7 +22,9 @@ public struct IGVMProblem: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// Checks an IGVM file that libigvm accepts against what QEMU's loader will do with it on a
-/// given platform and QEMU version (ref-igvm-snp.md §0, §2, §8; seed 000's directive tables).
+/// given platform and QEMU version: QEMU's `backends/igvm.c`, `target/i386/igvm.c`,
+/// `target/i386/sev.c` and the directive tables of `docs/system/igvm.rst` (docs/background.md,
+/// "What QEMU's loader adds").
 /// The `validate CONFIG` command and `igvm check` both call `validate(_:)`.
 public struct IGVMValidator: Sendable {
     /// The platform the VM runs as (native, sev, sev-es, sev-snp).
@@ -171,7 +173,8 @@ public struct IGVMValidator: Sendable {
         return problems
     }
 
-    /// What the IGVM specification asks but libigvm does not enforce (ref §8 items 1-2).
+    /// What the IGVM format asks but libigvm does not enforce (`variable_header_offset` 8-byte
+    /// aligned and past the fixed header; zero padding after a VP_CONTEXT header's 20 bytes).
     private func checkLayout(_ file: IGVMFile, warn: (String, String, Int?) -> Void) {
         let h = file.fixedHeader
         if Int(h.variableHeaderOffset) < h.structSize || h.variableHeaderOffset % 8 != 0 {

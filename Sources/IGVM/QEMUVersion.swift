@@ -37,7 +37,8 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertib
     public static let madtCommandLineDeviceTree = QEMUVersion(major: 11, minor: 0)
 
     /// The header types QEMU's loader has a handler for; any other type fails the whole file,
-    /// whatever its compatibility mask (ref-igvm-snp.md §0 finding 2, §2.1, §2.4).
+    /// whatever its compatibility mask: `qigvm_handler()` in QEMU's `backends/igvm.c` looks the
+    /// handler up before it tests the mask (docs/background.md, "What QEMU's loader adds").
     public var igvmHandledTypes: Set<IGVMHeaderType> {
         guard self >= Self.igvmSupport else { return [] }
         var types: Set<IGVMHeaderType> = [.pageData, .vpContext, .parameterArea, .parameterInsert, .memoryMap,

@@ -1,4 +1,6 @@
-/// The SEV-SNP guest policy (`SNP_LAUNCH_START.POLICY`, ref-igvm-snp.md §5.3).
+/// The SEV-SNP guest policy (`SNP_LAUNCH_START.POLICY`; AMD SEV-SNP Firmware ABI specification,
+/// publication 56860, §4.3 "Guest Policy"; KVM's checks in `snp_launch_start()`,
+/// `arch/x86/kvm/svm/sev.c`). See docs/background.md, "Guest policy".
 public struct SNPPolicy: Sendable, Hashable {
     public var rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }

@@ -124,7 +124,8 @@ public struct SNPECDSAPublicKey: Sendable, Equatable {
     }
 }
 
-/// The 4096-byte SEV-SNP ID authentication information (`KVM_SEV_SNP_ID_AUTH_SIZE`, ref §5.2):
+/// The 4096-byte SEV-SNP ID authentication information (`KVM_SEV_SNP_ID_AUTH_SIZE`; AMD SEV-SNP
+/// Firmware ABI specification, publication 56860, §8.18 SNP_LAUNCH_FINISH):
 /// the ID key's signature over the ID block, the ID key, and optionally the author key's
 /// signature over the ID key plus the author key.
 public struct IDAuthentication: Sendable, Equatable {

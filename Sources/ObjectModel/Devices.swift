@@ -1,10 +1,14 @@
 import JSON
 
-/// `-device vmfwupdate`: the guest-driven firmware update device (seed 004; not in upstream QEMU).
+/// `-device vmfwupdate`: the guest-driven firmware update device of the qemu-devel patch
+/// "[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor fw-cfg interface support" (February 2025;
+/// never merged, so not in upstream QEMU). See docs/background.md, "vmfwupdate".
 public struct VmfwupdateDevice: Sendable, Hashable {
     public static let driver = "vmfwupdate"
     public var id: String?
-    /// `disable`: start with updates disabled (as if the guest had written `etc/vmfwupdate/disable`).
+    /// `disable`: start with the interface disabled. In the v6 patch this is a uint8 property and,
+    /// when set, the device adds none of its fw-cfg files (`hw/misc/vmfwupdate.c`,
+    /// `vmfwupdate_realize()`), which is stronger than the guest writing `etc/vmfwupdate/disable`.
     public var disable: Bool?
 
     public init(id: String? = nil, disable: Bool? = nil) {

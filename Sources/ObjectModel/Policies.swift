@@ -71,7 +71,8 @@ public struct SevPolicy: OptionSet, Sendable, Hashable, CustomStringConvertible 
     public static let noDebug = SevPolicy(rawValue: 0x1)
     /// Bit 1: key sharing forbidden.
     public static let noKeySharing = SevPolicy(rawValue: 0x2)
-    /// Bit 2: SEV-ES required. This bit is what selects SEV-ES in QEMU (seed 002).
+    /// Bit 2: SEV-ES required. This bit is what selects SEV-ES in QEMU: there is no separate
+    /// object ("[PATCH v2 0/4] Qemu SEV-ES guest support", Tom Lendacky, August 2020).
     public static let encryptedState = SevPolicy(rawValue: 0x4)
     /// Bit 3: sending the guest to another platform forbidden.
     public static let noSend = SevPolicy(rawValue: 0x8)

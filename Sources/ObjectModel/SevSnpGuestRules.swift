@@ -4,7 +4,8 @@ struct SevSnpGuestRules {
     let guest: SevSnpGuest
     let facts: FirmwareFacts
 
-    /// ID block field offsets (SNP firmware ABI, table "ID Block"; REFERENCE.md).
+    /// ID block field offsets (AMD SEV-SNP Firmware ABI specification, publication 56860, §8.18
+    /// SNP_LAUNCH_FINISH, "ID Block"; QEMU's `struct sev_id_block` in `backends/igvm.c`).
     static let idBlockVersionOffset = 0x50
     static let idBlockPolicyOffset = 0x58
     static let idAuthFullSize = 4096

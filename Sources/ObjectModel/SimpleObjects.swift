@@ -33,7 +33,9 @@ public struct IgvmCfg: QOMObjectType {
 }
 
 /// `-object nocc`: "no confidential computing" support, so a native (non-confidential) guest can
-/// use IGVM through `confidential-guest-support`. Only in a QEMU fork (seed 001): probe for it.
+/// use IGVM through `confidential-guest-support`. Posted to qemu-devel as "[PATCH] igvm: add
+/// initial support for non-cc firmware in igvm format" (Gerd Hoffmann, July 2025) but never
+/// merged; only QEMU forks carry it, so probe for it (docs/background.md, "`nocc`").
 public struct NoCC: QOMObjectType {
     public static let qomType = "nocc"
     public var id: String

@@ -10,7 +10,7 @@ struct MeasureCLITests {
     static let amdSev = fixtures.appendingPathComponent("sev-snp-measure/ovmf_AmdSev_suffix.bin").path
     static let x64 = fixtures.appendingPathComponent("sev-snp-measure/ovmf_OvmfX64_suffix.bin").path
 
-    @Test("ref §7.1 via the CLI: base64 output, kernel hashes, the kernel-without-section error")
+    @Test("sev-snp-measure's vectors via the CLI: base64 output, kernel hashes, the kernel-without-section error")
     func vectors() throws {
         let base64 = try IGVMManagerBinary.run([
             "measure", "--mode", "snp", "--vcpus", "2", "--vcpu-type", "EPYC-Genoa", "--ovmf", Self.x64,
@@ -41,7 +41,7 @@ struct MeasureCLITests {
         #expect(unreadable.stderr == "igvm-mgr: error: cannot read /nonexistent/OVMF.fd: No such file or directory\n")
     }
 
-    @Test("id-block with sev-snp-measure's keys: the §7.2 id-block and key digests, a 4096-byte id-auth")
+    @Test("id-block with sev-snp-measure's keys: its test's id-block and key digests, a 4096-byte id-auth")
     func idBlock() throws {
         let keys = Self.fixtures.appendingPathComponent("sev-snp-measure/keyfile")
         let digest = "076f052d08bda7a700aa2a608c5caa6b00ebad297b6d68a85a45b1e669a558b67e1b91d284a301fe63c4fa0750467eed"

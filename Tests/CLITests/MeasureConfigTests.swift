@@ -33,7 +33,7 @@ struct MeasureConfigTests {
         """
     }
 
-    @Test("OVMF with kernel hashes: the §7.1 digest for AmdSev, 4 vCPUs, /dev/null kernel and initrd, empty append")
+    @Test("OVMF with kernel hashes: sev-snp-measure's digest for AmdSev, 4 vCPUs, /dev/null kernel and initrd, empty append")
     func ovmfKernelHashes() throws {
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -62,7 +62,7 @@ struct MeasureConfigTests {
         let signed = try IGVMManagerBinary.run(["id-block", "--config", config, "--id-key", key, "--json"])
         #expect(signed.status == 0, "\(signed.stderr)")
         let json = try JSON.decode(signed.stdout)
-        // AmdSev, 1 vCPU, EPYC-v4, no kernel, features 0x1 (ref §7.1).
+        // AmdSev, 1 vCPU, EPYC-v4, no kernel, features 0x1 (sev-snp-measure's tests/test_guest.py).
         #expect(json["launch-digest"]?.stringValue ==
             "19358ba9a7615534a9a1e2f0dfc29384dcd4dcb7062ff9c6013b26869a5fc6ecabe033c48dd6f6db5d6d76e7c5df632d")
         #expect(json["policy"]?.stringValue == "0x30000")

@@ -1,7 +1,8 @@
 import Foundation
 import TestSupport
 
-/// The shared test vectors of sev-snp-measure and virtee/sev (see ref-igvm-snp.md §7).
+/// The test fixtures of sev-snp-measure and virtee/sev, copied into `Tests/Fixtures/` (each
+/// folder's README names the upstream source, commit and licence).
 enum Fixtures {
     static let sevSNPMeasure = TestPaths.fixtures.appendingPathComponent("sev-snp-measure")
     static let virteeSEV = TestPaths.fixtures.appendingPathComponent("virtee-sev")

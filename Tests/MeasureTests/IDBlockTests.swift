@@ -3,7 +3,9 @@ import Foundation
 import Measure
 import Testing
 
-/// ID block and ID auth against the vectors of ref-igvm-snp.md §7.2.
+/// ID block and ID auth against the peers' own vectors: sev-snp-measure's `tests/test_id_block.py`
+/// (keys in `Tests/Fixtures/sev-snp-measure/keyfile`) and virtee/sev's `tests/id-block.rs` (keys
+/// and stored signatures in `Tests/Fixtures/virtee-sev`).
 struct IDBlockTests {
     struct KeySuite: Sendable, CustomTestStringConvertible {
         let name: String

@@ -3,7 +3,8 @@ import IGVM
 import Measure
 import Testing
 
-/// sev-snp-measure's vectors (ref-igvm-snp.md §7.1) on its two 4 KiB OVMF fixtures, through the
+/// sev-snp-measure's vectors (its `tests/test_guest.py`; virtee/sev's `tests/measurement.rs` has
+/// most of the same) on its two 4 KiB OVMF fixtures (`Tests/Fixtures/sev-snp-measure`), through the
 /// library API.
 struct OVMFVectorTests {
     enum Firmware: String, Sendable { case amdSev, x64 }
@@ -115,7 +116,7 @@ struct OVMFVectorTests {
         }
     }
 
-    @Test("The AmdSev fixture's footer table and metadata as ref §7.1 documents them")
+    @Test("The AmdSev fixture's footer table and metadata as sev-snp-measure reads them")
     func fixtureLayout() throws {
         let ovmf = try Self.image(.amdSev)
         #expect(ovmf.gpa == 0xFFFF_F000)

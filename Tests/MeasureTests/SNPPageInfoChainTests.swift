@@ -59,7 +59,7 @@ struct SNPPageInfoChainTests {
 }
 
 struct VCPUSignatureTests {
-    @Test("CPU model signatures (ref §3.2 table)", arguments: [
+    @Test("CPU model signatures (sev-snp-measure's CPU type table)", arguments: [
         ("EPYC", 0x800F12), ("EPYC-v4", 0x800F12), ("EPYC-IBPB", 0x800F12), ("EPYC-Rome", 0x830F10),
         ("EPYC-Rome-v3", 0x830F10), ("EPYC-Milan", 0xA00F11), ("EPYC-Milan-v2", 0xA00F11),
         ("EPYC-Genoa", 0xA10F10), ("EPYC-Turin", 0xB00F00),

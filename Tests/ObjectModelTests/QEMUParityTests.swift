@@ -9,7 +9,8 @@ import Testing
 /// `object-add` verdict must equal the model's and the table's.
 ///
 /// Never read a property back to learn whether a set worked: a rejected base64 set still
-/// replaces the string qom-get returns (REFERENCE.md). The verdict is the object-add reply.
+/// replaces the string qom-get returns (docs/background.md, "`sev-snp-guest`"). The verdict is
+/// the object-add reply.
 @Suite struct QEMUParityTests {
     @Test func objectAddVerdictsMatchTheModel() throws {
         var batch = QMPStdioBatch()
@@ -85,7 +86,8 @@ struct CommandLineSample: Sendable, CustomTestStringConvertible {
     ]
 }
 
-/// The traps REFERENCE.md describes, shown on real QEMU, so the model's choices stay justified.
+/// The traps docs/background.md describes ("`sev-snp-guest`"), shown on real QEMU, so the model's
+/// choices stay justified.
 @Suite struct QEMUTrapTests {
     /// A rejected qom-set of a base64 property still replaces the string qom-get returns (the
     /// setter stores before it validates): the verdict is the reply, never a read-back.

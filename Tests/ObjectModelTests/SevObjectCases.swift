@@ -73,7 +73,7 @@ enum SevObjectTable {
         snp("reduced-phys-bits 2^32-1", ["reduced-phys-bits": 4_294_967_295], true, "uint32 accepts its whole range"),
         snp("kernel-hashes as a string", ["kernel-hashes": "on"], false, wrongType),
         snp("author-key-enabled as an integer", ["author-key-enabled": 1], false, wrongType),
-        snp("vcek-required (the seed's name)", ["vcek-required": true], false, unexpected),
+        snp("vcek-required (a posted patch's name, never released)", ["vcek-required": true], false, unexpected),
         snp("unknown property", ["foo": "bar"], false, unexpected),
         snp("sev-guest's handle", ["handle": 1], false, unexpected),
         snp("id starting with a digit", ["id": "1sev"], false, idRule),
@@ -108,7 +108,8 @@ enum SevObjectTable {
 
     static let all: [SevObjectCase] = base64Cases + snpCases + sevCases
 
-    /// A 96-byte ID block with VERSION and POLICY set (SNP ABI layout, REFERENCE.md).
+    /// A 96-byte ID block with VERSION and POLICY set (SNP firmware ABI layout, publication 56860,
+    /// §8.18; docs/background.md, "ID block and ID authentication information").
     static func idBlock(version: UInt32, policy: UInt64) -> [UInt8] {
         var block = [UInt8](repeating: 0xAB, count: 96)
         for i in 0..<4 { block[0x50 + i] = UInt8(truncatingIfNeeded: version >> (8 * i)) }

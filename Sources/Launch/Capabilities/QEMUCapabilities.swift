@@ -87,7 +87,8 @@ public struct MissingCapability: Error, Sendable, Hashable, CustomStringConverti
         "\(binary) \(version) has no \(missing)" + (requirement.map { " (\($0))" } ?? "")
     }
 
-    /// Where the confidential-computing pieces come from (QEMU's changelogs, REFERENCE.md).
+    /// Where the confidential-computing pieces come from (QEMU's changelogs and `qapi/qom.json`
+    /// "Since:" lines; docs/background.md, "The QEMU objects").
     static let knownRequirements: [String: String] = [
         "igvm-cfg": "QEMU 10.1 or newer, built with IGVM support",
         "q35.igvm-cfg": "QEMU 10.1 or newer, built with IGVM support",

@@ -132,7 +132,7 @@ public struct MemoryBackendSettings: Sendable {
     }
 }
 
-/// `[vmfwupdate]`: the guest-brings-its-own-firmware flow (DESIGN.md).
+/// `[vmfwupdate]`: the guest-brings-its-own-firmware flow (docs/vmfwupdate.md).
 public struct VMFWUpdateSettings: Sendable, Equatable {
     /// `enabled`: whether a guest update request is honoured (default false).
     public var enabled: Bool = false

@@ -167,8 +167,8 @@ public enum ConfigValidation {
         }
     }
 
-    /// What the targeted QEMU version lacks (REFERENCE.md: igvm-cfg >= 10.1, native IGVM >= 10.2,
-    /// sev-snp-guest >= 9.1; `nocc` only in a fork).
+    /// What the targeted QEMU version lacks (igvm-cfg >= 10.1, native IGVM >= 10.2,
+    /// sev-snp-guest >= 9.1; `nocc` only in a fork: docs/background.md, "The QEMU objects").
     static func versionProblems(_ d: VMDefinition, version: QEMUVersion?) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         if d.confidential?.type == .nocc {

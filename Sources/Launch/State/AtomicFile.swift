@@ -4,7 +4,7 @@ import Glibc
 
 /// Writes state files whole: a temporary file beside the target, `fsync`, `rename`, then
 /// `fsync` of the folder. A `kill -9` at any moment leaves either the old or the new file,
-/// never a torn one (DESIGN.md, "The supervisor").
+/// never a torn one (docs/lifecycle.md, the state directory).
 public enum AtomicFile {
     /// Replaces `path` with `bytes`, created with `mode` (subject to the umask-free `fchmod`).
     public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o600) throws(SystemError) {

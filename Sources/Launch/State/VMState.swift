@@ -58,7 +58,8 @@ public enum ProcessTermination: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// What ended the last QEMU run: its termination, who asked, which stop step finished it,
-/// and the tail of what it printed (QEMU's own error lines — see ref-qmp-libvirt.md §9, pain 1).
+/// and the tail of what it printed (QEMU's own error lines, which other stacks hide behind a
+/// QMP "command cancelled"; docs/background.md, "QMP and libvirt conventions the lifecycle follows").
 public struct ExitRecord: Sendable, Equatable {
     public var termination: ProcessTermination
     /// Why: "stop", "guest-shutdown", "unexpected", "start-failed", "destroy", …

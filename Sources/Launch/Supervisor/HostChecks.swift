@@ -4,7 +4,8 @@ import Glibc
 
 /// What a launch needs from the host, checked before QEMU is spawned so that a host that cannot
 /// run the configuration is refused early with the missing piece named — not by QEMU half-way
-/// through a launch (ref-qmp-libvirt.md §8, "host has SEV/SNP enabled").
+/// through a launch. libvirt and Kata check the same host facts (`/dev/sev`, the `kvm_amd`
+/// parameters); docs/background.md, "QMP and libvirt conventions the lifecycle follows".
 public struct HostRequirements: Sendable, Equatable {
     /// The accelerator (`kvm`, `tcg`, …); nil means QEMU's default.
     public var accelerator: String?

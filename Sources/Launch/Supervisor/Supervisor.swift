@@ -116,7 +116,8 @@ public actor Supervisor: SupervisorControl {
         watchExit(of: pid)
         readiness?.send("spawned", ["qemu-pid": JSON(Int(pid))])
 
-        // Connect QMP; if QEMU dies first, its own words are the error (pain point 1).
+        // Connect QMP; if QEMU dies first, its own words are the error, not a bare "monitor
+        // closed" (docs/background.md, "QMP and libvirt conventions the lifecycle follows").
         let session: QMPClient
         switch await connectMonitor() {
         case .connected(let s):

@@ -3,10 +3,13 @@ import JSON
 
 /// Where the manager reads a guest's update request and payload from. Two channels exist in the
 /// design: the guest-memory mailbox (any QEMU ≥ 6.0, implemented here) and a QEMU `vmfwupdate`
-/// device. The only device ever posted (seed 004, v6) keeps the request in fw-cfg files inside
+/// device. The v6 device ("[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor fw-cfg interface
+/// support", qemu-devel, February 2025, never merged) keeps the request in fw-cfg files inside
 /// QEMU and carries it out in QEMU's own reset handler; it exposes nothing but its `disable`
-/// property to QOM, so a manager cannot read the request through `qom-get`, and no released QEMU
-/// has the device. That channel is therefore not implemented (docs/vmfwupdate.md).
+/// property to QOM, so a manager cannot read the request through `qom-get`. Its IGVM-only
+/// successor `vm-launch-update` (QEMU development tree, August 2026) likewise keeps the request
+/// inside QEMU, and no QEMU release tested here has either device. That channel is therefore not
+/// implemented (docs/vmfwupdate.md; docs/background.md, "vmfwupdate").
 public protocol FirmwareUpdateChannel: Sendable {
     /// The mailbox contents of the paused instance.
     func readMailbox() async throws -> VMFWUpdateMailbox.Contents

@@ -219,7 +219,8 @@ public struct FirmwareUpdateFlow: Sendable {
         case finishStopped
     }
 
-    /// Whether QEMU can reset the guest in place; `sev-guest`/`sev-snp-guest` cannot (seed 002/004).
+    /// Whether QEMU can reset the guest in place; false for `sev-guest`/`sev-snp-guest`, which are
+    /// relaunched instead (docs/background.md, "`sev-guest`" and "vmfwupdate").
     public let canResetInPlace: Bool
     /// Whether the config enables the interface (`[vmfwupdate] enabled`).
     public let interfaceEnabled: Bool

@@ -5,7 +5,7 @@ public struct VMFWUpdateOffer: Sendable, Hashable {
     public var formats: Set<FirmwareImageFormat>
     /// The size of the platform ROM region (`fw_rom_size`): the provider firmware's size.
     public var firmwareROMSize: UInt64
-    /// The largest opaque blob accepted (the seed's opaque page).
+    /// The largest opaque blob accepted (the 4096-byte opaque page of the v6 vmfwupdate patch).
     public var maximumOpaqueSize: UInt64
 
     public static let defaultMaximumOpaqueSize: UInt64 = 4096
@@ -43,7 +43,8 @@ public enum NoUpdateReason: String, Sendable, Hashable {
     case noMailbox = "no-mailbox"
     /// `control.DISABLE` set by the guest.
     case disabled = "disabled"
-    /// A mailbox with `fw_image_addr` 0 (the seed: "bios_paddr == 0 → ordinary reset").
+    /// A mailbox with `fw_image_addr` 0: an ordinary reset, as the v6 vmfwupdate patch does for
+    /// `bios_paddr` 0 (docs/background.md, "vmfwupdate").
     case noImage = "no-image"
 }
 
@@ -55,7 +56,9 @@ public enum FirmwareUpdateAssessment: Sendable, Hashable {
     case rejected(reason: String)
 }
 
-/// Checks a mailbox against the offer and the guest's RAM (the rules of DESIGN.md and seed 004).
+/// Checks a mailbox against the offer and the guest's RAM: the v6 vmfwupdate patch's rules (a
+/// ROM image a multiple of 64 KiB and no larger than the ROM region) plus ranges inside RAM and
+/// one offered format (docs/vmfwupdate.md, "On a guest reset").
 public struct FirmwareUpdateRequestValidator: Sendable {
     public var offer: VMFWUpdateOffer
     public var memory: GuestMemoryMap

@@ -1,5 +1,7 @@
-/// The vmfwupdate interface values, bit for bit as in seed 004's March 2025 redesign
-/// ("format bits, used by both 'capabilities' and 'control'").
+/// The vmfwupdate interface values, bit for bit as in Gerd Hoffmann's interface draft of
+/// 24 March 2025 in the qemu-devel thread "[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor
+/// fw-cfg interface support" ("format bits, used by both 'capabilities' and 'control'");
+/// docs/background.md, "vmfwupdate".
 public struct VMFWUpdateBits: OptionSet, Sendable, Hashable {
     public let rawValue: UInt64
     public init(rawValue: UInt64) { self.rawValue = rawValue }
@@ -32,8 +34,8 @@ public enum FirmwareImageFormat: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// The guest-memory mailbox (layout version 1, docs/vmfwupdate.md): the seed's struct behind a
-/// magic, a version and a length, all little-endian.
+/// The guest-memory mailbox (layout version 1, docs/vmfwupdate.md): the March 2025 draft's
+/// `struct vmfwupdate` behind a magic, a version and a length, all little-endian.
 ///
 /// The guest owns this memory; the manager only reads it (QMP has `pmemsave` but no way to
 /// write guest memory), so the read-only fields are echoes of the fw-cfg files and are never

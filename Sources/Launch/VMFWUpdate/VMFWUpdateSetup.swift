@@ -92,7 +92,10 @@ public struct VMFWUpdateSetup: Sendable {
         }
     }
 
-    /// QEMU cannot reset `sev-guest` / `sev-snp-guest` in place (seeds 002, 004).
+    /// `sev-guest` / `sev-snp-guest` are relaunched rather than reset in place: QEMU refuses to
+    /// reset SEV-ES and SEV-SNP guests ("sev/i386: Don't allow a system reset under an SEV-ES
+    /// guest"; today `kvm_cpus_are_resettable()` in `accel/kvm/kvm-accel-ops.c`), and a new
+    /// firmware needs a fresh launch context anyway. See docs/background.md, "`sev-guest`".
     public static func canResetInPlace(_ definition: VMDefinition) -> Bool {
         switch definition.confidential?.type {
         case .sevGuest, .sevSNPGuest: false
