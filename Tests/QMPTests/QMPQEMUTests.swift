@@ -10,9 +10,12 @@ import Glibc
 
 /// The client against a real QEMU (Debian's 10.0, TCG).
 @Suite struct QMPQEMUTests {
-    static func connect(_ qemu: QEMUUnderTest) async throws -> QMPClient {
+    /// `commandTimeout`: a client that missed a disconnect would end pending commands with
+    /// `timedOut` after it, which tests about interruption tell apart from `interrupted`.
+    static func connect(_ qemu: QEMUUnderTest, commandTimeout: Duration? = nil) async throws -> QMPClient {
         var config = QMPClient.Configuration()
         config.waitForSocket = .seconds(30)
+        config.defaultCommandTimeout = commandTimeout
         return try await QMPClient.connect(unixSocket: qemu.qmpSocket, configuration: config)
     }
 
@@ -138,12 +141,13 @@ import Glibc
         }
     }
 
-    /// Commands queued behind `quit` never run: each must fail, promptly, as interrupted.
-    /// QEMU is frozen (SIGSTOP) while `quit` and 64 queries go out, so that the queries are
-    /// certainly pending behind `quit` when it runs, however loaded the machine is.
-    @Test func quitFailsPendingCommandsAsInterruptedWithinOneSecond() async throws {
+    /// Commands queued behind `quit` never run: each must fail as interrupted, by the peer's
+    /// departure and not by its timeout. QEMU is frozen (SIGSTOP) while `quit` and 64 queries
+    /// go out, so that the queries are certainly pending behind `quit` when it runs, however
+    /// loaded the machine is.
+    @Test func quitFailsPendingCommandsAsInterruptedNotByTimeout() async throws {
         let qemu = try QEMUUnderTest()
-        let qmp = try await Self.connect(qemu)
+        let qmp = try await Self.connect(qemu, commandTimeout: .seconds(60))
         kill(qemu.pid, SIGSTOP)
         let quit = Task { try await qmp.quit() }
         while qmp.pendingCommandCount < 1 { await Task.yield() }
@@ -153,10 +157,8 @@ import Glibc
         while qmp.pendingCommandCount < 65 { await Task.yield() }
         kill(qemu.pid, SIGCONT)
         try await quit.value
-        let quitAnswered = ContinuousClock.now
         var errors: [any Error] = []
         for query in queries { if let error = await query.value { errors.append(error) } }
-        #expect(ContinuousClock.now - quitAnswered < .seconds(1))
         // A query QEMU answered before its main loop ended is fine; every other one must end
         // as interrupted, with the peer's departure as the cause.
         #expect(errors.allSatisfy {
@@ -167,18 +169,17 @@ import Glibc
         #expect(qemu.waitForExit() == 0)
     }
 
-    /// QEMU frozen (SIGSTOP) with commands pending, then SIGKILL: all fail as interrupted.
-    @Test func killMinus9FailsPendingCommandsAsInterruptedWithinOneSecond() async throws {
+    /// QEMU frozen (SIGSTOP) with commands pending, then SIGKILL: all fail as interrupted, by
+    /// the peer's departure, not by their timeout. (How fast is the benchmark's business; a
+    /// wall-clock bound here only measured how loaded the machine was.)
+    @Test func killMinus9FailsPendingCommandsAsInterruptedNotByTimeout() async throws {
         let qemu = try QEMUUnderTest()
-        let qmp = try await Self.connect(qemu)
+        let qmp = try await Self.connect(qemu, commandTimeout: .seconds(60))
         kill(qemu.pid, SIGSTOP)
         let commands = (0..<10).map { _ in Task { try await qmp.queryStatus() } }
         while qmp.pendingCommandCount < 10 { await Task.yield() }
         qemu.kill9()
-        // From the moment QEMU is reaped (its socket is closed by then): the kernel's teardown
-        // of a killed process is not the client's time.
         _ = qemu.waitForExit()
-        let killed = ContinuousClock.now
         for command in commands {
             await #expect {
                 _ = try await command.value
@@ -187,7 +188,6 @@ import Glibc
                 return cause.peerWentAway
             }
         }
-        #expect(ContinuousClock.now - killed < .seconds(1))
     }
 
     @Test func largeSchemaDecodesAndAnswersPathQuestions() async throws {
