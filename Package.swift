@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "igvm-mgr", targets: ["igvm-mgr"]),
-        .library(name: "IGVMManager", targets: ["JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch"]),
+        .library(name: "IGVMManager", targets: ["JSON", "FileAccess", "Numerals", "ObjectModel", "IGVM", "Measure", "QMP", "Launch"]),
         .library(name: "IGVMFormat", targets: ["IGVM"]),
     ],
     dependencies: [
@@ -27,12 +27,17 @@ let package = Package(
             providers: [.apt(["libjansson-dev"])]
         ),
         .target(name: "JSON", dependencies: ["CJansson"]),
-        .target(name: "ObjectModel", dependencies: ["JSON"]),
+        // Files users name: bounded regular-file reads, whole-file outputs that never replace a
+        // device, FIFO or link.
+        .target(name: "FileAccess"),
+        // The one strict reader of numbers written as text (hex and decimal).
+        .target(name: "Numerals"),
+        .target(name: "ObjectModel", dependencies: ["JSON", "Numerals"]),
         // The IGVM file format needs no dependency (its CRC-32 is a table); keeping it bare
         // makes the libFuzzer build of the parser small.
         .target(name: "IGVM"),
         .target(name: "Measure", dependencies: [
-            "IGVM",
+            "IGVM", "FileAccess",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "QMP", dependencies: [
@@ -42,7 +47,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Launch", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP",
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "FileAccess", "Numerals",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -50,7 +55,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),  // SHA-256 of guest-supplied firmware
         ]),
         .executableTarget(name: "igvm-mgr", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch",
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch", "FileAccess", "Numerals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -1,4 +1,5 @@
 import IGVM
+import FileAccess
 
 /// The directives of an IGVM file that matter to an SEV-SNP launch digest, in file order, with
 /// their index among the file's directive headers.
@@ -98,7 +99,7 @@ extension LaunchDigest {
 
     /// Reads, parses (with libigvm's rules) and measures an IGVM file.
     public static func igvm(contentsOf path: String, cpus: Int? = nil) throws(MeasurementError) -> IGVMLaunchMeasurement {
-        let bytes = try FileContents.read(path)
+        let bytes = try FileContents.read(path, limit: InputFile.Limit.igvm)
         let file: IGVMFile
         do {
             file = try IGVMFile(bytes: bytes)

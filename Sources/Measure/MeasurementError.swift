@@ -1,8 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import FileAccess
 
 /// Why a launch digest could not be computed. The description is one line naming the file,
 /// offset or option at fault.
@@ -25,44 +21,14 @@ public struct MeasurementError: Error, CustomStringConvertible, Equatable {
     static func invalid(_ description: String) -> MeasurementError { .init(.invalidInput, description) }
 }
 
-/// Whole-file reads without Foundation (keeps `igvm-mgr measure` start-up cheap).
+/// Whole-file reads of the inputs a digest is computed from: regular files only, bounded by what
+/// the format allows (`InputFile`), so `/dev/zero` or a FIFO is an error, not an endless read.
 public enum FileContents {
-    public static func read(_ path: String) throws(MeasurementError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw failure(path) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw failure(path) }
-        // Regular files: one read of st_size bytes. Pipes and devices report 0 and grow.
-        var capacity = max(Int(info.st_size), 0) + 1  // +1 so EOF is seen without regrowing
-        var result: [UInt8] = []
-        while true {
-            var failed = false
-            let previous = result
-            result = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-                let base = buffer.baseAddress!
-                previous.withUnsafeBytes { old in
-                    if let from = old.baseAddress { UnsafeMutableRawPointer(base).copyMemory(from: from, byteCount: old.count) }
-                }
-                count = previous.count
-                while count < capacity {
-                    let got = Glibc.read(fd, base + count, capacity - count)
-                    if got < 0 {
-                        if errno == EINTR { continue }
-                        failed = true
-                        return
-                    }
-                    if got == 0 { return }
-                    count += got
-                }
-            }
-            if failed { throw failure(path) }
-            if result.count < capacity { return result }
-            capacity *= 2
+    public static func read(_ path: String, limit: Int) throws(MeasurementError) -> [UInt8] {
+        do {
+            return try InputFile.read(path, limit: limit)
+        } catch {
+            throw MeasurementError(.unreadableInput, error.description)
         }
-    }
-
-    private static func failure(_ path: String) -> MeasurementError {
-        MeasurementError(.unreadableInput, "cannot read \(path): \(String(cString: strerror(errno)))")
     }
 }

@@ -1,10 +1,11 @@
 import Crypto
 import IGVM
+import FileAccess
 
 extension OVMFImage {
     /// Reads and parses an OVMF image mapped to end at 4 GiB.
     public init(contentsOf path: String) throws(MeasurementError) {
-        let bytes = try FileContents.read(path)
+        let bytes = try FileContents.read(path, limit: InputFile.Limit.firmware)
         do {
             try self.init(bytes: bytes)
         } catch {

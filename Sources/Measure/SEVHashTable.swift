@@ -1,5 +1,6 @@
 import Crypto
 import IGVM
+import FileAccess
 
 /// The kernel/initrd/cmdline hash table QEMU writes for measured direct boot
 /// (`kernel-hashes=on`; QEMU's `SevHashTable`, sev-snp-measure `SevHashes`).
@@ -59,8 +60,8 @@ public struct SEVHashTable: Sendable, Equatable {
 extension SEVHashTable {
     /// Hashes the files QEMU's `-kernel`/`-initrd` load and its `-append` line.
     public init(kernelPath: String, initrdPath: String?, cmdline: String?) throws(MeasurementError) {
-        let kernel = try FileContents.read(kernelPath)
-        let initrd = try initrdPath.map { path throws(MeasurementError) in try FileContents.read(path) }
+        let kernel = try FileContents.read(kernelPath, limit: InputFile.Limit.kernel)
+        let initrd = try initrdPath.map { path throws(MeasurementError) in try FileContents.read(path, limit: InputFile.Limit.kernel) }
         self.init(kernel: kernel, initrd: initrd, cmdline: cmdline)
     }
 }

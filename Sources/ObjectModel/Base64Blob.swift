@@ -139,6 +139,17 @@ public enum QEMUBase64 {
         return .success(out)
     }
 
+    /// Why `text` is not the standard padded base64 of what QEMU decodes from it (`"A==="`, a
+    /// dropped trailing group, `=` inside the text), or nil when it is (newlines aside, which
+    /// QEMU skips). QEMU takes such text silently, but the bytes it uses are not the ones a
+    /// standard decoder reads: almost certainly a mistake, so igvm-mgr will not launch it.
+    public static func nonCanonical(_ text: String, decoded: [UInt8]) -> String? {
+        let written = String(decoding: text.utf8.filter { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        let standard = encode(decoded)
+        guard written != standard else { return nil }
+        return "not standard base64: QEMU decodes it to \(decoded.count) byte\(decoded.count == 1 ? "" : "s"), whose base64 is \(standard.count > 24 ? String(standard.prefix(21)) + "..." : standard) (misplaced or extra '=' padding, or a trailing incomplete group QEMU drops)"
+    }
+
     /// Standard padded base64 (what GLib's `g_base64_encode` produces).
     public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []

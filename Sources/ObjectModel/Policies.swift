@@ -1,3 +1,5 @@
+import Numerals
+
 /// The SEV-SNP guest policy (`sev-snp-guest.policy`, u64; SNP firmware ABI "GUEST_POLICY").
 ///
 /// Prints as hex (`0x30000`) and parses hex with or without `0x`, because that is how the
@@ -105,9 +107,4 @@ public struct SevPolicy: OptionSet, Sendable, Hashable, CustomStringConvertible 
     }
 }
 
-func parseHexUInt64(_ text: String) -> UInt64? {
-    var digits = Substring(text)
-    if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
-    guard !digits.isEmpty, digits.allSatisfy(\.isHexDigit) else { return nil }
-    return UInt64(digits, radix: 16)
-}
+func parseHexUInt64(_ text: String) -> UInt64? { Numeral.hexWithOptionalPrefix(text) }

@@ -109,9 +109,12 @@ public struct PropertyReader: Sendable {
     /// A `uint32` property (QEMU: a uint64 then a range check, "expects uint32_t"; a negative
     /// JSON integer wraps to a huge uint64 first, so it is out of range too).
     public mutating func uint32(_ name: String) -> UInt32? {
+        // A negative JSON integer is reported as written, not as the uint64 QEMU wraps it to.
+        let negative: Int64? = if case .json(.integer(let i))? = values.first(where: { $0.name == name })?.value, i < 0 { i } else { nil }
         guard let v = uint64(name) else { return nil }
         guard let v32 = UInt32(exactly: v) else {
-            report(name, "\(v) is out of range for uint32 (0…4294967295)")
+            let shown = negative.map { "\($0) (QEMU wraps it to \(v))" } ?? "\(v)"
+            report(name, "\(shown) is out of range for uint32 (0…4294967295)")
             return nil
         }
         return v32

@@ -18,7 +18,11 @@ struct SevSnpGuestRules {
             guard let value else { return nil }
             // The property's rule decides, whatever rule a hand-built blob carries.
             switch Base64Blob(text: value.text, length: rule).decoded() {
-            case .success(let bytes): return bytes
+            case .success(let bytes):
+                if let odd = QEMUBase64.nonCanonical(value.text, decoded: bytes) {
+                    problems.append(Problem(.launch, object: id, property: name, odd))
+                }
+                return bytes
             case .failure(let p):
                 problems.append(Problem(.qemu, object: id, property: name, p.description))
                 return nil

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Numerals
 
 /// A command-line problem found after parsing: its message and exit status.
 struct CommandLineFailure: Error {
@@ -12,8 +13,11 @@ struct CommandLineFailure: Error {
 /// `0x…` hexadecimal or decimal, as Python's `int(s, 0)` reads the peer tool's numbers.
 func parseUInt64(_ text: String) -> UInt64? {
     let lower = text.lowercased()
-    if lower.hasPrefix("0x") { return UInt64(lower.dropFirst(2), radix: 16) }
-    if lower.hasPrefix("0o") { return UInt64(lower.dropFirst(2), radix: 8) }
-    if lower.hasPrefix("0b") { return UInt64(lower.dropFirst(2), radix: 2) }
-    return UInt64(lower)
+    // No sign and no separators (Swift's radix parsing alone would take "0x+5").
+    func digits(_ s: Substring, _ allowed: ClosedRange<UInt8>) -> Substring? {
+        !s.isEmpty && s.utf8.allSatisfy(allowed.contains) ? s : nil
+    }
+    if lower.hasPrefix("0o") { return digits(lower.dropFirst(2), 0x30...0x37).flatMap { UInt64($0, radix: 8) } }
+    if lower.hasPrefix("0b") { return digits(lower.dropFirst(2), 0x30...0x31).flatMap { UInt64($0, radix: 2) } }
+    return Numeral.hexOrDecimal(lower)
 }

@@ -3,6 +3,7 @@ import IGVM
 import JSON
 import Launch
 import Measure
+import FileAccess
 
 /// `igvm-mgr id-block`: sign an SEV-SNP ID block for a launch digest.
 struct IDBlockCommand: ParsableCommand {
@@ -122,7 +123,7 @@ struct IDBlockCommand: ParsableCommand {
 
     private func readText(_ path: String, option: String) throws -> String {
         do {
-            return String(decoding: try FileContents.read(path), as: UTF8.self)
+            return String(decoding: try FileContents.read(path, limit: InputFile.Limit.text), as: UTF8.self)
         } catch {
             throw CommandLineFailure.usage("\(option): \(error.description)")
         }

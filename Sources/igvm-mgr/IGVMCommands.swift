@@ -1,10 +1,12 @@
 import ArgumentParser
+import FileAccess
 import Foundation
 import IGVM
 import JSON
 
 #if canImport(Glibc)
 import Glibc
+import Numerals
 #endif
 
 /// `igvm-mgr igvm …`: build, inspect and check IGVM files.
@@ -37,18 +39,20 @@ private func policyArgument(_ text: String?) throws -> UInt64? {
     return v
 }
 
-/// Reads a whole file, or exits 2 with one line naming it.
-private func readInput(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-        Output.error("\(path): cannot read the file")
+/// Reads a whole regular file of at most `limit` bytes, or exits 2 with one line naming it
+/// and why (missing, a device or FIFO, too large).
+private func readInput(_ path: String, limit: Int) throws -> [UInt8] {
+    do {
+        return try InputFile.read(path, limit: limit)
+    } catch {
+        Output.error(error.description)
         throw ExitStatus.usage
     }
-    return [UInt8](data)
 }
 
 /// Parses an IGVM file, or exits 1 (invalid) with libigvm's rule and code.
 private func parseIGVM(_ path: String) throws -> IGVMFile {
-    let bytes = try readInput(path)
+    let bytes = try readInput(path, limit: InputFile.Limit.igvm)
     do {
         return try IGVMFile(bytes: bytes)
     } catch {
@@ -57,32 +61,7 @@ private func parseIGVM(_ path: String) throws -> IGVMFile {
     }
 }
 
-private func parseHex(_ text: String) -> UInt64? {
-    let t = text.lowercased()
-    return t.hasPrefix("0x") ? UInt64(t.dropFirst(2), radix: 16) : UInt64(t)
-}
-
-/// Writes `bytes` to `path` whole: a temporary file beside it, fsync, rename.
-private func writeWhole(_ bytes: [UInt8], to path: String) -> String? {
-    let tmp = path + ".tmp-\(getpid())"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { return "cannot create \(tmp): \(String(cString: strerror(errno)))" }
-    var off = 0
-    let ok = bytes.withUnsafeBytes { buf -> Bool in
-        while off < buf.count {
-            let n = write(fd, buf.baseAddress! + off, buf.count - off)
-            if n <= 0 { return false }
-            off += n
-        }
-        return fsync(fd) == 0
-    }
-    close(fd)
-    guard ok, rename(tmp, path) == 0 else {
-        unlink(tmp)
-        return "cannot write \(path): \(String(cString: strerror(errno)))"
-    }
-    return nil
-}
+private func parseHex(_ text: String) -> UInt64? { Numeral.hexOrDecimal(text) }
 
 struct IGVMBuild: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -102,7 +81,7 @@ struct IGVMBuild: ParsableCommand {
     @Option(help: "Platform: native, sev, sev-es or sev-snp (repeatable).")
     var platform: [String] = []
 
-    @Option(help: "Number of vCPUs (one VMSA each for sev-es/sev-snp).")
+    @Option(help: "Number of vCPUs, 1 to 4096 (one VMSA each for sev-es/sev-snp).", transform: NumericOption.integer(1...4096))
     var cpus: Int = 1
 
     @Option(help: "Guest policy, hexadecimal (0x…) or decimal.")
@@ -125,7 +104,7 @@ struct IGVMBuild: ParsableCommand {
         }
         let ovmf: OVMFImage
         do {
-            ovmf = try OVMFImage(bytes: readInput(firmware))
+            ovmf = try OVMFImage(bytes: readInput(firmware, limit: InputFile.Limit.firmware))
         } catch let e as OVMFError {
             Output.error("\(firmware): \(e)")
             throw ExitStatus.usage
@@ -139,8 +118,10 @@ struct IGVMBuild: ParsableCommand {
             Output.error(error.message)
             throw ExitStatus.usage
         }
-        if let problem = writeWhole(bytes, to: output) {
-            Output.error(problem)
+        do {
+            try OutputFile.write(bytes, to: output)
+        } catch {
+            Output.error(error.description)
             throw ExitStatus.failure
         }
         if platforms.contains(.sevSNP) && ovmf.metadataSections.isEmpty {
@@ -230,7 +211,7 @@ struct IGVMCheck: ParsableCommand {
     @Option(help: "QEMU version to check against (default 10.2.2, the newest release described).")
     var qemuVersion: String = "10.2.2"
 
-    @Option(help: "vCPUs the VM will have (checks the VMSA count).")
+    @Option(help: "vCPUs the VM will have, 1 to 4096 (checks the VMSA count).", transform: NumericOption.integer(1...4096))
     var cpus: Int?
 
     @Option(help: "Policy the VM configuration sets (hexadecimal or decimal).")
@@ -245,7 +226,7 @@ struct IGVMCheck: ParsableCommand {
             throw usage("--qemu-version \(qemuVersion) is not a version like 10.2.2")
         }
         let expected = try policyArgument(policy)
-        let bytes = try readInput(file)
+        let bytes = try readInput(file, limit: InputFile.Limit.igvm)
         let problems: [IGVMProblem]
         do {
             let parsed = try IGVMFile(bytes: bytes)

@@ -52,7 +52,7 @@ struct MeasureCommand: ParsableCommand {
     var vcpuStepping: String?
 
     @Option(name: .customLong("vmm-type"), help: "VMM whose initial vCPU state to use: QEMU (default), ec2 or gce.")
-    var vmmType: String = "QEMU"
+    var vmmType: String?
 
     @Option(name: .customLong("kernel"), help: "Kernel for measured direct boot (kernel-hashes=on).")
     var kernel: String?
@@ -64,7 +64,7 @@ struct MeasureCommand: ParsableCommand {
     var append: String?
 
     @Option(name: .customLong("guest-features"), help: "SEV_FEATURES of the VMSAs, 0x… (default 0x1).")
-    var guestFeatures: String = "0x1"
+    var guestFeatures: String?
 
     @Option(name: .customLong("output-format"), help: "hex (default) or base64.")
     var outputFormat: String = "hex"
@@ -81,19 +81,41 @@ struct MeasureCommand: ParsableCommand {
     var igvm: String?
 
     @Option(name: .customLong("platform"), help: "IGVM platform (sev-snp).")
-    var platform: String = "sev-snp"
+    var platform: String?
 
     @Option(name: .customLong("cpus"), help: "vCPUs QEMU starts (-smp); default: the VMSAs in the file.")
     var cpus: String?
 
     @Option(name: .customLong("order"), help: "Measurement order: qemu (default, what QEMU 10.2 + KVM produce) or file (igvmmeasure).")
-    var order: String = "qemu"
+    var order: String?
 
     @Flag(name: .customLong("json"), help: "Print JSON.")
     var json = false
 
     @Argument(help: "A VM definition (TOML, docs/config.md): measure what `start` would launch.")
     var config: String?
+
+    /// Each option belongs to one kind of input; given with another it would be silently
+    /// ignored and the digest would not be the one asked for, so it is a usage error.
+    func validate() throws {
+        let ovmfOptions = [
+            ("--mode", mode), ("--ovmf", ovmf), ("--vcpus", vcpus), ("--vcpu-type", vcpuType), ("--vcpu-sig", vcpuSig),
+            ("--vcpu-family", vcpuFamily), ("--vcpu-model", vcpuModel), ("--vcpu-stepping", vcpuStepping),
+            ("--vmm-type", vmmType), ("--kernel", kernel), ("--initrd", initrd), ("--append", append),
+            ("--guest-features", guestFeatures), ("--snp-ovmf-hash", snpOVMFHash),
+        ].filter { $0.1 != nil }.map(\.0)
+        let igvmOptions = [("--igvm", igvm), ("--cpus", cpus), ("--platform", platform), ("--order", order)]
+            .filter { $0.1 != nil }.map(\.0)
+        if config != nil, let first = (ovmfOptions + igvmOptions).first {
+            throw ValidationError("\(first) does not apply to `measure CONFIG`, which takes every value from the definition")
+        }
+        if igvm != nil, let first = ovmfOptions.first {
+            throw ValidationError("\(first) does not apply to --igvm (an IGVM file takes --cpus, --platform, --order)")
+        }
+        if igvm == nil, let first = igvmOptions.first {
+            throw ValidationError("\(first) applies to --igvm only (an OVMF image takes --vcpus, --vcpu-type, …)")
+        }
+    }
 
     func run() throws {
         do {
@@ -137,11 +159,12 @@ struct MeasureCommand: ParsableCommand {
         if append != nil && kernel == nil { throw CommandLineFailure.usage("--kernel required when using --append") }
         let vcpuCount = try vcpus.map { try integer($0, option: "--vcpus") }
         if mode != "sev" && vcpuCount == nil { throw CommandLineFailure.usage("missing --vcpus N in guest mode '\(mode)'") }
+        let vmmType = self.vmmType ?? "QEMU"
         guard let vmm = VMMType(rawValue: vmmType) else {
             throw CommandLineFailure.usage("unknown VMM type '\(vmmType)'")
         }
         let signature = try vcpuSignature(mode: mode, vmm: vmm)
-        let features = try unsigned(guestFeatures, option: "--guest-features")
+        let features = try unsigned(guestFeatures ?? "0x1", option: "--guest-features")
         var ovmfHash: LaunchDigest?
         if let snpOVMFHash {
             guard mode == "snp" else { throw CommandLineFailure.usage("--snp-ovmf-hash only works with --mode snp") }
@@ -264,9 +287,11 @@ struct MeasureCommand: ParsableCommand {
         if ovmf != nil || mode != nil {
             throw CommandLineFailure.usage("--igvm cannot be combined with --ovmf or --mode")
         }
+        let platform = self.platform ?? "sev-snp"
         guard platform == "sev-snp" else {
             throw CommandLineFailure.usage("--platform \(platform): only the sev-snp platform has a launch digest here")
         }
+        let order = self.order ?? IGVMMeasurementOrder.qemu.rawValue
         guard let selected = IGVMMeasurementOrder(rawValue: order) else {
             throw CommandLineFailure.usage("--order: expected qemu or file, got '\(order)'")
         }

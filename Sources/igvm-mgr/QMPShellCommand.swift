@@ -36,8 +36,13 @@ struct QMPShellCommand: AsyncParsableCommand {
     @Argument(help: "The VM whose control socket to use (when --socket is not given).")
     var vm: String?
 
-    @Option(name: .long, help: "Give up after this many seconds: waiting for the socket to appear and accept, the command, or the event stream.")
-    var timeout: Double?
+    @Option(name: .long, help: ArgumentHelp(
+        "Give up after this many seconds (0.001 to 86400): waiting for the socket to appear and accept, the command, or the event stream. Default for a command: \(Int(Self.defaultCommandTimeout.seconds)); --events waits until the stream ends.",
+        valueName: "seconds"), transform: NumericOption.seconds(0.001...NumericOption.longestWait))
+    var timeout: Duration?
+
+    /// A silent peer never answers: a command gives up after this unless --timeout says otherwise.
+    static let defaultCommandTimeout: Duration = .seconds(60)
 
     @Flag(name: .long, help: "Print the return value on one line.")
     var compact = false
@@ -48,7 +53,8 @@ struct QMPShellCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With --events: only events with this name (repeatable).")
     var name: [String] = []
 
-    @Option(name: .long, help: "With --events: stop after this many events.")
+    @Option(name: .long, help: "With --events: stop after this many events (1 to 1000000).",
+            transform: NumericOption.integer(1...1_000_000))
     var count: Int?
 
     @Argument(help: "The QMP command (e.g. query-status).")
@@ -68,7 +74,6 @@ struct QMPShellCommand: AsyncParsableCommand {
         if events && command != nil { throw ValidationError("--events takes no COMMAND") }
         if !events && command == nil { throw ValidationError("missing COMMAND (or --events)") }
         if !events && (!name.isEmpty || count != nil) { throw ValidationError("--name and --count need --events") }
-        if let timeout, !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
     }
 
     func run() async throws {
@@ -80,7 +85,7 @@ struct QMPShellCommand: AsyncParsableCommand {
             }
             args = object
         }
-        let limit = timeout.map { Duration.milliseconds(Int64($0 * 1000)) }
+        let limit = timeout ?? (events ? nil : Self.defaultCommandTimeout)
         var configuration = QMPClient.Configuration()
         if let limit {
             // Also covers a socket that is not there yet (QEMU still starting).
@@ -115,8 +120,13 @@ struct QMPShellCommand: AsyncParsableCommand {
         }
     }
 
+    /// Prints events until --count, --timeout or the end of the connection. An end by the
+    /// peer is orderly after a SHUTDOWN event (QEMU quit or powered off: exit 0); without one
+    /// (QEMU was killed, the supervisor died) it is an error (exit 1). Every event is watched
+    /// for SHUTDOWN, whatever --name prints.
     private func printEvents(_ qmp: QMPClient, limit: Duration?) async throws {
-        let subscription = qmp.events(QMPEventFilter(names: name.isEmpty ? nil : Set(name)))
+        let subscription = qmp.events()
+        let wanted = name.isEmpty ? nil : Set(name)
         let watchdog = limit.map { limit in
             Task {
                 try await Task.sleep(for: limit)
@@ -125,14 +135,21 @@ struct QMPShellCommand: AsyncParsableCommand {
         }
         defer { watchdog?.cancel() }
         var printed = 0
+        var sawShutdown = false
         do {
             for try await event in subscription {
+                if event.name == "SHUTDOWN" { sawShutdown = true }
+                guard wanted?.contains(event.name) ?? true else { continue }
                 Output.line(event.json.description)
+                Output.flush()
                 printed += 1
                 if let count, printed >= count { break }
             }
         } catch QMPClientError.interrupted(_, let cause) where cause.peerWentAway {
-            // The peer went away (e.g. QEMU quit): the natural end of the stream.
+            guard sawShutdown else {
+                Output.error("connection closed by the peer without a SHUTDOWN event (\(cause))")
+                throw ExitStatus.failure
+            }
         } catch {
             Output.error("\(error)")
             throw ExitStatus.failure

@@ -20,7 +20,9 @@ struct StartCommand: AsyncParsableCommand {
     @Argument(help: "The VM definition (TOML).") var config: String
     @Option(help: "The VM name (default: the definition's `name`).") var name: String?
     @Option(help: "What to wait for: running, qmp or none.") var wait: StartWait = .running
-    @Option(help: "Seconds to wait.") var timeout: Double = 30
+    @Option(help: ArgumentHelp("Seconds to wait (0.1 to 86400).", valueName: "seconds"),
+            transform: NumericOption.seconds(0.1...NumericOption.longestWait))
+    var timeout: Duration = .seconds(30)
     @Flag(help: "Leave the guest's CPUs stopped (no `cont`).") var paused = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var state: StateDirectoryOption
@@ -29,13 +31,16 @@ struct StartCommand: AsyncParsableCommand {
         let directory = try state.resolve()
         let definition = try DefinitionInput.loadValid(config)
         do {
+            // The host first: a host that cannot run the VM is told so before the launch digest
+            // of its firmware is computed (the heavy part of building the launch).
+            try HostChecks.check(try QEMULaunch(definition: definition, name: name).requirements)
             // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
             // policy and the interface's fw-cfg files.
             var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
             launch.startPaused = paused
             let text = (try? FileDescriptorIO.readFile(config)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
             let result = try await StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
-                .start(launch, definitionText: text, wait: wait, timeout: timeout)
+                .start(launch, definitionText: text, wait: wait, timeout: timeout.seconds)
             if json {
                 Output.json(result.json)
             } else {
@@ -67,7 +72,9 @@ struct StopCommand: AsyncParsableCommand {
 
     @Argument(help: "The VM name.") var name: String
     @Option(help: "The first step: acpi, quit, or force (SIGKILL at once, as --force).") var mode: StopMode = .acpi
-    @Option(help: "Seconds to wait after the first step.") var timeout: Double = 30
+    @Option(help: ArgumentHelp("Seconds to wait after the first step (0 to 86400).", valueName: "seconds"),
+            transform: NumericOption.seconds(0...NumericOption.longestWait))
+    var timeout: Duration = .seconds(30)
     @Flag(help: "Skip to SIGKILL.") var force = false
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var state: StateDirectoryOption
@@ -75,7 +82,7 @@ struct StopCommand: AsyncParsableCommand {
     func run() async throws {
         let lifecycle = Lifecycle(stateDirectory: try state.resolve())
         do {
-            let report = try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout)
+            let report = try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout.seconds)
             if json { Output.json(report.json) } else { Output.line(StopText.describe(report, verb: "stopped")) }
         } catch {
             throw failure(error)

@@ -50,7 +50,8 @@ struct StatusCommand: AsyncParsableCommand {
         discussion: LifecycleHelp.exitCodes)
 
     @Argument(help: "The VM name.") var name: String
-    @Option(help: "How many recent events to show.") var events = 5
+    @Option(help: "How many recent events to show (0 to 10000).", transform: NumericOption.integer(0...10_000))
+    var events = 5
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var state: StateDirectoryOption
 
@@ -114,15 +115,17 @@ struct EventsCommand: AsyncParsableCommand {
         do { observation = try lifecycle.observe(name) } catch { throw failure(error) }
         var follower = EventLogFollower(path: observation.paths.eventLog)
         let wanted = Set(eventNames)
-        while true {
+        func printNew() {
             for record in follower.readNew() where wanted.isEmpty || wanted.contains(record["event"]?.stringValue ?? "") {
                 Output.line(json ? ((try? record.encoded()) ?? "") : EventText.line(record))
             }
+            Output.flush()
+        }
+        while true {
+            printNew()
             guard follow else { return }
             if !VMLock.isHeld(observation.paths.lock) {
-                for record in follower.readNew() where wanted.isEmpty || wanted.contains(record["event"]?.stringValue ?? "") {
-                    Output.line(json ? ((try? record.encoded()) ?? "") : EventText.line(record))
-                }
+                printNew()
                 return
             }
             try await Task.sleep(nanoseconds: 100_000_000)
@@ -139,7 +142,8 @@ struct LogsCommand: AsyncParsableCommand {
 
     @Argument(help: "The VM name.") var name: String
     @Flag(help: "The supervisor's log instead of QEMU's.") var supervisor = false
-    @Option(help: "Only the last N lines.") var tail: Int?
+    @Option(help: "Only the last N lines (0 to 1000000).", transform: NumericOption.integer(0...1_000_000))
+    var tail: Int?
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import Launch
@@ -47,5 +48,34 @@ struct LifecycleHostCheckTests {
     func sevParameter() {
         let host = DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: ["/sys/module/kvm_amd/parameters/sev": "1"])
         #expect(HostChecks.problems(for: .init(accelerator: "kvm", confidentialType: "sev-guest"), on: host).isEmpty)
+    }
+}
+
+/// SEV-ES is a `sev-guest` with policy bit 2: there is no `sev-es-guest` type, and KVM needs its
+/// `sev_es` parameter as well as `sev`.
+@Suite("Host checks for SEV-ES")
+struct SEVESHostCheckTests {
+    static let sev = "/sys/module/kvm_amd/parameters/sev"
+    static let sevES = "/sys/module/kvm_amd/parameters/sev_es"
+
+    @Test("an SEV-ES guest needs kvm_amd's sev_es = Y; a plain SEV guest does not")
+    func sevESNeedsItsParameter() {
+        let host = DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: [Self.sev: "Y", Self.sevES: "N"])
+        let es = HostChecks.problems(for: .init(accelerator: "kvm", confidentialType: "sev-guest", encryptedState: true), on: host)
+        #expect(es == ["sev-guest with SEV-ES (policy bit 2) needs \(Self.sevES) = Y, but it is N"])
+        #expect(HostChecks.problems(for: .init(accelerator: "kvm", confidentialType: "sev-guest"), on: host).isEmpty)
+        let ready = DescribedHost(files: ["/dev/kvm", "/dev/sev"], parameters: [Self.sev: "Y", Self.sevES: "Y"])
+        #expect(HostChecks.problems(for: .init(accelerator: "kvm", confidentialType: "sev-guest", encryptedState: true), on: ready).isEmpty)
+    }
+
+    @Test("a definition with policy 0x5 asks for SEV-ES; 0x1 does not")
+    func definitionPolicySelectsSEVES() throws {
+        func requirements(_ policy: String) throws -> HostRequirements {
+            let text = "name = \"es\"\n[qemu]\naccel = \"kvm\"\n[confidential]\ntype = \"sev-guest\"\ncbitpos = 51\nreduced-phys-bits = 1\npolicy = \"\(policy)\"\n"
+            let d = try VMDefinition.parse(text, file: "es.toml", baseDirectory: URL(fileURLWithPath: "/tmp"), defaultName: "es")
+            return try QEMULaunch(definition: d, name: nil).requirements
+        }
+        #expect(try requirements("0x5").encryptedState)
+        #expect(try !requirements("0x1").encryptedState)
     }
 }

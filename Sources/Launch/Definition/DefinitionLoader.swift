@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import IGVM
 
@@ -9,14 +10,13 @@ extension VMDefinition {
     ///   problem found, each naming the file and key).
     public static func load(path: String) throws(ConfigError) -> VMDefinition {
         let url = URL(fileURLWithPath: path)
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: url)
+            bytes = try InputFile.read(path, limit: InputFile.Limit.text)
         } catch {
-            let reason = (error as NSError).localizedFailureReason ?? "cannot read the file"
-            throw ConfigError(kind: .unreadable, problems: [ConfigProblem(file: path, key: "", message: reason)])
+            throw ConfigError(kind: .unreadable, problems: [ConfigProblem(file: path, key: "", message: error.message)])
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(kind: .unreadable, problems: [
                 ConfigProblem(file: path, key: "", message: "not a TOML document: not valid UTF-8")
             ])
@@ -135,8 +135,9 @@ private struct DefinitionReader {
             type = nil
         }
         let id = readID(t, default: type?.defaultID ?? "sev0")
+        rejectQOMType(t)
         // The object's own properties are checked against the object model by the plan.
-        let properties = t.entries.filter { $0.key != "type" && $0.key != "id" }
+        let properties = t.entries.filter { !["type", "id", "qom-type"].contains($0.key) }
         properties.forEach { t.claim($0.key) }
         guard let type else { return nil }
         return ConfidentialSettings(type: type, id: id, properties: properties)
@@ -152,15 +153,24 @@ private struct DefinitionReader {
             t.problem("type", "missing: expected one of \(types.joined(separator: ", "))")
         }
         let id = readID(t, default: "ram0")
+        rejectQOMType(t)
         if t.has("size") {
             t.claim("size")
             t.problem("size", "not allowed here: the backend's size is always qemu.memory")
         }
         // The backend's own properties are checked against the object model by the plan.
-        let properties = t.entries.filter { !["type", "id", "size"].contains($0.key) }
+        let properties = t.entries.filter { !["type", "id", "size", "qom-type"].contains($0.key) }
         properties.forEach { t.claim($0.key) }
         guard let type else { return nil }
         return MemoryBackendSettings(type: type, id: id, properties: properties)
+    }
+
+    /// `qom-type` would reach QEMU's JSON `-object` beside the one `type` sets and override it
+    /// (a sev-guest where the host checks assume SNP): the table's `type` is the only way.
+    func rejectQOMType(_ t: TableReader) {
+        guard t.has("qom-type") else { return }
+        t.claim("qom-type")
+        t.problem("qom-type", "not allowed: the object's QOM type is this table's `type`")
     }
 
     func readID(_ t: TableReader, default defaultID: String) -> String {

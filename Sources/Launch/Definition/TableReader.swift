@@ -1,4 +1,5 @@
 import Foundation
+import Numerals
 
 /// Collects the problems found while reading one config file.
 final class ProblemList {
@@ -143,13 +144,8 @@ final class TableReader {
     }
 }
 
-/// `0x`-prefixed hexadecimal numbers as config files write 64-bit values.
+/// `0x`-prefixed hexadecimal numbers as config files write 64-bit values: `0x1f` / `0X1F`, 1 to
+/// 16 digits and nothing else (the value is a TOML string, so TOML's `_` separators do not apply).
 enum HexNumber {
-    /// Parses `0x1f` / `0X1F` (1 to 16 digits, `_` separators allowed as in TOML); nil otherwise.
-    static func parse(_ text: String) -> UInt64? {
-        guard text.hasPrefix("0x") || text.hasPrefix("0X") else { return nil }
-        let digits = text.dropFirst(2).filter { $0 != "_" }
-        guard !digits.isEmpty, digits.count <= 16, !text.hasSuffix("_") else { return nil }
-        return UInt64(digits, radix: 16)
-    }
+    static func parse(_ text: String) -> UInt64? { Numeral.hex(text) }
 }

@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import IGVM
 import Measure
@@ -47,6 +48,7 @@ public enum ConfigValidation {
         problems += VMFWUpdateSetup.problems(d)
         let missingFiles = fileProblems(d)
         problems += missingFiles
+        if missingFiles.isEmpty, let plan { problems += encryptedStateFirmwareProblems(d, objects: plan.objects) }
         let version = (qemuVersion ?? d.qemu.version).flatMap(QEMUVersion.init)
         problems += versionProblems(d, version: version)
         if missingFiles.allSatisfy({ $0.key != "igvm.file" }) {
@@ -67,12 +69,11 @@ public enum ConfigValidation {
             ConfigProblem(file: d.file, key: "igvm.file", message: message, level: level,
                           object: LaunchPlan.IDs.igvm, property: "file")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            return [problem(.qemu, "\(JSONQuoted(path)) cannot be read")]
-        }
         let file: IGVMFile
         do {
-            file = try IGVMFile(bytes: [UInt8](data))
+            file = try IGVMFile(bytes: InputFile.read(path, limit: InputFile.Limit.igvm))
+        } catch let error as InputFileError {
+            return [problem(.qemu, error.description)]
         } catch {
             return [problem(.qemu, "QEMU's IGVM loader (libigvm) rejects \(JSONQuoted(path)): \(error)")]
         }
@@ -153,18 +154,40 @@ public enum ConfigValidation {
             if let i = k.initrd { files.append(("kernel.initrd", i)) }
         }
         return files.compactMap { key, path in
-            var isDirectory: ObjCBool = false
-            if !FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
-                return ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) does not exist", level: .qemu)
-            }
-            if isDirectory.boolValue {
-                return ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) is a directory, expected a file", level: .qemu)
-            }
-            if !FileManager.default.isReadableFile(atPath: path) {
-                return ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) is not readable", level: .qemu)
-            }
-            return nil
+            let limit = key.hasPrefix("kernel.") ? InputFile.Limit.kernel
+                : key == "igvm.file" ? InputFile.Limit.igvm : InputFile.Limit.firmware
+            guard let problem = InputFile.problem(path, limit: limit) else { return nil }
+            let message = problem.isMissing ? "\(JSONQuoted(path)) does not exist" : "\(JSONQuoted(path)) \(problem.message)"
+            return ConfigProblem(file: d.file, key: key, message: message, level: .qemu)
         }
+    }
+
+    /// SEV-ES and SEV-SNP start application processors at the EIP of OVMF's SEV-ES reset block;
+    /// without the block `sev_es_save_reset_vector()` (target/i386/sev.c) fails and QEMU exits
+    /// with "failed to locate and/or save reset vector" (`x86_firmware_configure()`,
+    /// hw/i386/pc_sysfw.c). Checked on the firmware the
+    /// definition boots by `-bios` or pflash (an IGVM file carries its own VMSAs).
+    static func encryptedStateFirmwareProblems(_ d: VMDefinition, objects: [QOMObject]) -> [ConfigProblem] {
+        let (key, path): (String, String)
+        switch d.boot {
+        case .bios(let p): (key, path) = ("firmware.bios", p)
+        case .pflash(let code, _): (key, path) = ("firmware.pflash0", code)
+        case .igvm, .none: return []
+        }
+        let platform = igvmTarget(d, objects: objects).platform
+        guard platform == .sevES || platform == .sevSNP else { return [] }
+        let image: OVMFImage
+        do {
+            image = try OVMFImage(bytes: InputFile.read(path, limit: InputFile.Limit.firmware))
+        } catch {
+            return [ConfigProblem(file: d.file, key: key, message: "\(JSONQuoted(path)) is not an OVMF image QEMU can start \(platform.name) from: \(error)", level: .qemu)]
+        }
+        guard image.sevESResetEIP != nil else {
+            return [ConfigProblem(file: d.file, key: key,
+                message: "\(JSONQuoted(path)) has no SEV-ES reset block (OVMF footer GUID \(OVMFGUID.sevESResetBlock)): QEMU cannot start \(platform.name) application processors and exits (\"failed to locate and/or save reset vector\")",
+                level: .qemu)]
+        }
+        return []
     }
 
     /// What the targeted QEMU version lacks (igvm-cfg >= 10.1, native IGVM >= 10.2,

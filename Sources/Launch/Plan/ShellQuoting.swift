@@ -5,9 +5,45 @@ import Foundation
 public enum ShellQuoting {
     /// `word` unchanged when every character is one sh never interprets, else in single quotes
     /// (inside which nothing is special) with each `'` written as `'\''`.
+    ///
+    /// A word with a control character (newline, ESC, CR…) or a bidirectional override is
+    /// written in ANSI-C form instead, `$'…'` with those characters as `\xHH`/`\u` escapes
+    /// (bash, zsh, ksh and POSIX.1-2024 `sh` read it back exactly): printed raw, such a byte
+    /// would act on the terminal and the line would not stay one line.
     public static func quote(_ word: String) -> String {
         if !word.isEmpty && word.utf8.allSatisfy(isPlain) { return word }
+        if word.unicodeScalars.contains(where: isInvisible) { return ansiC(word) }
         return "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
+    static func ansiC(_ word: String) -> String {
+        var out = "$'"
+        for scalar in word.unicodeScalars {
+            switch scalar {
+            case "'": out += "\\'"
+            case "\\": out += "\\\\"
+            default:
+                if isInvisible(scalar) {
+                    out += scalar.value < 0x80 ? "\\x" + hex2(scalar.value) : "\\u" + String(scalar.value, radix: 16, uppercase: true)
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "'"
+    }
+
+    private static func hex2(_ v: UInt32) -> String {
+        let h = String(v, radix: 16, uppercase: true)
+        return h.count == 1 ? "0" + h : h
+    }
+
+    /// Control characters (C0, DEL, C1) and bidirectional overrides.
+    static func isInvisible(_ s: Unicode.Scalar) -> Bool {
+        switch s.value {
+        case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
+        default: false
+        }
     }
 
     /// The words quoted and joined by single spaces.

@@ -11,10 +11,15 @@ public struct HostRequirements: Sendable, Equatable {
     public var accelerator: String?
     /// The confidential-guest object type (`sev-guest`, `sev-snp-guest`, …); nil for none.
     public var confidentialType: String?
+    /// A `sev-guest` whose policy sets bit 2 (SEV-ES): there is no `sev-es-guest` type, the
+    /// policy selects it (target/i386/sev.c, `sev_es_enabled()`), and KVM needs its `sev_es`
+    /// parameter as well as `sev`.
+    public var encryptedState: Bool
 
-    public init(accelerator: String?, confidentialType: String?) {
+    public init(accelerator: String?, confidentialType: String?, encryptedState: Bool = false) {
         self.accelerator = accelerator
         self.confidentialType = confidentialType
+        self.encryptedState = encryptedState
     }
 }
 
@@ -62,12 +67,18 @@ public enum HostChecks {
             } else if !host.canOpenReadWrite("/dev/sev") {
                 problems.append("/dev/sev exists but this user cannot open it read-write")
             }
-            let parameter = type == "sev-snp-guest" ? "sev_snp" : (type == "sev-es-guest" ? "sev_es" : "sev")
-            let path = "/sys/module/kvm_amd/parameters/\(parameter)"
-            switch host.read(path) {
-            case "Y", "y", "1": break
-            case nil: problems.append("\(type) needs \(path) = Y, but it is missing (kvm_amd is not loaded)")
-            case let value?: problems.append("\(type) needs \(path) = Y, but it is \(value)")
+            // kvm_amd's switches: sev for every SEV guest, sev_es for SEV-ES, sev_snp for SEV-SNP
+            // (arch/x86/kvm/svm/sev.c module parameters).
+            var parameters = [type == "sev-snp-guest" ? "sev_snp" : "sev"]
+            if type == "sev-guest" && requirements.encryptedState { parameters.append("sev_es") }
+            let what = requirements.encryptedState && type == "sev-guest" ? "sev-guest with SEV-ES (policy bit 2)" : type
+            for parameter in parameters {
+                let path = "/sys/module/kvm_amd/parameters/\(parameter)"
+                switch host.read(path) {
+                case "Y", "y", "1": break
+                case nil: problems.append("\(what) needs \(path) = Y, but it is missing (kvm_amd is not loaded)")
+                case let value?: problems.append("\(what) needs \(path) = Y, but it is \(value)")
+                }
             }
         }
         return problems
@@ -82,7 +93,7 @@ public enum HostChecks {
     }
 
     private static func isSEV(_ type: String) -> Bool {
-        type == "sev-guest" || type == "sev-snp-guest" || type == "sev-es-guest"
+        type == "sev-guest" || type == "sev-snp-guest"
     }
 }
 

@@ -42,7 +42,8 @@ extension QEMULaunch {
         }
         self.init(
             name: name ?? definition.name, binary: plan.binary, arguments: plan.arguments,
-            requirements: HostRequirements(accelerator: plan.accel, confidentialType: definition.confidential?.type.rawValue),
+            requirements: HostRequirements(accelerator: plan.accel, confidentialType: definition.confidential?.type.rawValue,
+                                           encryptedState: ConfigValidation.igvmTarget(definition, objects: plan.objects).platform == .sevES),
             firmware: firmware, definitionSource: StateDirectory.absolute(definition.file))
         self.plan = plan
     }

@@ -86,6 +86,7 @@ public struct QEMULaunch: Sendable, Equatable {
         var o: JSONObject = ["name": .string(name), "binary": .string(binary), "arguments": .array(arguments.map(JSON.string))]
         o["accelerator"] = requirements.accelerator.map(JSON.string) ?? .null
         o["confidential-type"] = requirements.confidentialType.map(JSON.string) ?? .null
+        if requirements.encryptedState { o["encrypted-state"] = .bool(true) }
         o["firmware"] = firmware.map(JSON.string) ?? .null
         o["definition-source"] = definitionSource.map(JSON.string) ?? .null
         o["start-paused"] = .bool(startPaused)
@@ -99,7 +100,8 @@ public struct QEMULaunch: Sendable, Equatable {
         else { throw .failed("the launch plan lacks name, binary or arguments") }
         self.init(
             name: name, binary: binary, arguments: arguments,
-            requirements: HostRequirements(accelerator: json["accelerator"]?.stringValue, confidentialType: json["confidential-type"]?.stringValue),
+            requirements: HostRequirements(accelerator: json["accelerator"]?.stringValue, confidentialType: json["confidential-type"]?.stringValue,
+                                           encryptedState: json["encrypted-state"]?.boolValue ?? false),
             firmware: json["firmware"]?.stringValue, definitionSource: json["definition-source"]?.stringValue,
             startPaused: json["start-paused"]?.boolValue ?? false)
         launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])

@@ -1,0 +1,42 @@
+import ArgumentParser
+
+/// Numeric option values with a range. A value outside it (or not a number: `nan`, `inf`,
+/// `1e300` seconds) is a usage error naming the range (exit 2), never a trap later on when the
+/// value is converted to an integer type.
+enum NumericOption {
+    /// The longest wait any command accepts: a day. Enough for a slow guest shutdown, far below
+    /// the point where seconds stop fitting in nanoseconds (`Duration`, `UInt64` timers).
+    static let longestWait: Double = 86_400
+
+    /// Seconds as a `Duration`, a finite decimal in `range`.
+    static func seconds(_ range: ClosedRange<Double>) -> @Sendable (String) throws -> Duration {
+        { text in
+            guard let value = Double(text), value.isFinite, range.contains(value) else {
+                throw ValidationError("expected seconds from \(format(range.lowerBound)) to \(format(range.upperBound)), got \"\(text)\"")
+            }
+            return .milliseconds(Int64((value * 1000).rounded()))
+        }
+    }
+
+    /// A whole number in `range`.
+    static func integer(_ range: ClosedRange<Int>) -> @Sendable (String) throws -> Int {
+        { text in
+            guard let value = Int(text), range.contains(value) else {
+                throw ValidationError("expected a whole number from \(range.lowerBound) to \(range.upperBound), got \"\(text)\"")
+            }
+            return value
+        }
+    }
+
+    private static func format(_ value: Double) -> String {
+        value == value.rounded() ? String(Int64(value)) : String(value)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for APIs that still take a `Double`.
+    var seconds: Double {
+        let (whole, attoseconds) = components
+        return Double(whole) + Double(attoseconds) / 1e18
+    }
+}
