@@ -27,6 +27,8 @@ let package = Package(
             providers: [.apt(["libjansson-dev"])]
         ),
         .target(name: "JSON", dependencies: ["CJansson"]),
+        // fork + gate + execve: QEMU's pid is on record before QEMU runs (ProcessSpawner).
+        .target(name: "CProcess", path: "Sources/CProcess"),
         .target(name: "ObjectModel", dependencies: ["JSON"]),
         // The IGVM file format needs no dependency (its CRC-32 is a table); keeping it bare
         // makes the libFuzzer build of the parser small.
@@ -42,7 +44,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Launch", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP",
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "CProcess",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -61,11 +61,14 @@ public struct VMFWUpdateSetup: Sendable {
         }
     }
 
-    /// QEMU cannot reset `sev-guest` / `sev-snp-guest` in place (seeds 002, 004).
+    /// QEMU cannot reset `sev-guest` / `sev-snp-guest` in place (their launch state cannot be
+    /// rebuilt: `cpus_are_resettable()` is false, system/runstate.c), and `nocc` reloads no
+    /// memory from the IGVM file on reset, so a reset would run a guest the IGVM file does not
+    /// describe: every confidential type is relaunched, only an ordinary guest resets in place.
     public static func canResetInPlace(_ definition: VMDefinition) -> Bool {
         switch definition.confidential?.type {
-        case .sevGuest, .sevSNPGuest: false
-        case .nocc, nil: true
+        case .sevGuest, .sevSNPGuest, .nocc: false
+        case nil: true
         }
     }
 
