@@ -54,7 +54,8 @@ struct StopFallback {
         guard let supervisor = observation.state?.supervisor ?? (try? VMState.read(observation.paths.state))??.supervisor else {
             throw .failed("the supervisor of \(name) does not answer and its pid is not on record")
         }
-        for signal in [SIGTERM, SIGKILL] {
+        // A stopped supervisor would not see SIGTERM until continued: straight to SIGKILL.
+        for signal in supervisor.isStopped ? [SIGKILL] : [SIGTERM, SIGKILL] {
             if supervisor.isAlive { kill(supervisor.pid, signal) }
             if await Self.waitForRelease(lock, seconds: Self.supervisorGrace) { return }
         }
