@@ -32,6 +32,8 @@ let package = Package(
         .target(name: "FileAccess"),
         // The one strict reader of numbers written as text (hex and decimal).
         .target(name: "Numerals"),
+        // fork + gate + execve: QEMU's pid is on record before QEMU runs (ProcessSpawner).
+        .target(name: "CProcess", path: "Sources/CProcess"),
         .target(name: "ObjectModel", dependencies: ["JSON", "Numerals"]),
         // The IGVM file format needs no dependency (its CRC-32 is a table); keeping it bare
         // makes the libFuzzer build of the parser small.
@@ -47,7 +49,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Launch", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "FileAccess", "Numerals",
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "FileAccess", "Numerals", "CProcess",
             .product(name: "TOMLKit", package: "TOMLKit"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -284,7 +284,9 @@ final class QMPClientCore: Sendable {
         }
         guard let taken else { return }
         if cause != .closedByClient {
-            logger.info("QMP connection ended", metadata: ["cause": "\(cause)", "pending": "\(taken.pending.count)"])
+            // Debug only: every pending command fails with the cause, and an end the caller
+            // expected (a `quit`, a supervisor exiting after `stop`) is no news on stderr.
+            logger.debug("QMP connection ended", metadata: ["cause": "\(cause)", "pending": "\(taken.pending.count)"])
         }
         for p in Array(taken.pending.values) + taken.idless {
             p.timeout?.cancel()

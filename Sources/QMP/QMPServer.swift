@@ -71,16 +71,20 @@ public final class QMPServer: Sendable {
     }
 
     /// Listens on `path` (an existing socket file there is replaced; the socket is made 0600).
+    /// A message longer than `maximumMessageSize` bytes gets a `GenericError` naming the limit
+    /// and the connection is closed (the rest of the message cannot be skipped reliably).
     public static func listen(
         unixSocket path: String,
         greeting: QMPGreeting,
+        maximumMessageSize: Int = QMPFrameDecoder.defaultMaximumMessageSize,
+        backlog: Int32 = QMPServer.defaultBacklog,
         logger: Logger = Logger(label: "igvm-mgr.qmp-server"),
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         handler: @escaping Handler
     ) async throws -> QMPServer {
         let registry = Registry()
         let channel = try await ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.backlog, value: 16)
+            .serverChannelOption(.backlog, value: backlog)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let number = registry.counter.wrappingAdd(1, ordering: .relaxed).newValue
@@ -89,13 +93,17 @@ public final class QMPServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         QMPServerHandler(
                             session: QMPServerSession(greeting: greeting), connection: connection,
-                            registry: registry, handler: handler, logger: logger))
+                            registry: registry, handler: handler, logger: logger, maximumMessageSize: maximumMessageSize))
                 }
             }
             .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
         chmod(path, 0o600)
         return QMPServer(path: path, serverChannel: channel, registry: registry)
     }
+
+    /// Pending connections the kernel queues (SOMAXCONN's default since Linux 5.4 is 4096; 128
+    /// covers many clients connecting at once without one refused with EAGAIN).
+    public static let defaultBacklog: Int32 = 128
 
     /// Sends an event to every negotiated connection.
     public func emit(_ event: QMPEvent) {
@@ -127,7 +135,7 @@ final class QMPServerHandler: ChannelInboundHandler {
     }
 
     private var session: QMPServerSession
-    private var decoder = QMPFrameDecoder()
+    private var decoder: QMPFrameDecoder
     private let connection: QMPServerConnection
     private let registry: QMPServer.Registry
     private let queue: AsyncStream<Work>.Continuation
@@ -135,8 +143,9 @@ final class QMPServerHandler: ChannelInboundHandler {
 
     init(
         session: QMPServerSession, connection: QMPServerConnection, registry: QMPServer.Registry,
-        handler: @escaping QMPServer.Handler, logger: Logger
+        handler: @escaping QMPServer.Handler, logger: Logger, maximumMessageSize: Int = QMPFrameDecoder.defaultMaximumMessageSize
     ) {
+        self.decoder = QMPFrameDecoder(maximumMessageSize: maximumMessageSize)
         self.session = session
         self.connection = connection
         self.registry = registry
@@ -186,6 +195,8 @@ final class QMPServerHandler: ChannelInboundHandler {
             }
         } catch {
             logger.warning("QMP client broke the protocol; closing", metadata: ["reason": "\(error)"])
+            // Said to the client too, so that it knows why the connection ends.
+            connection.write(["error": ["class": "GenericError", "desc": .string("\(error)")]])
             context.close(promise: nil)
         }
     }

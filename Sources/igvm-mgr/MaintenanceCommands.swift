@@ -47,20 +47,35 @@ struct SuperviseCommand: AsyncParsableCommand {
         abstract: "Run a VM's supervisor in the foreground (normally started by `start`).",
         discussion: """
             Reads STATE_DIR/NAME/plan.json, launches QEMU as its child, serves the control socket \
-            and records how QEMU ended. Exit status: 0 QEMU ended because it was asked to (stop, \
-            guest power-off); 1 QEMU ended unexpectedly (crash, signal); 2 the launch failed.
+            and records how QEMU ended. SIGTERM or SIGINT stops the VM (ACPI powerdown, waiting \
+            --stop-timeout seconds, then quit, SIGTERM, SIGKILL) and records it; a second one \
+            kills QEMU at once. Exit status: 0 QEMU ended because it was asked to (stop, guest \
+            power-off, signal); 1 QEMU ended unexpectedly (crash, signal); 2 the launch failed.
             """)
 
     @Argument(help: "The VM name.") var name: String
     @Option(help: ArgumentHelp("The inherited descriptor holding the VM's lock (set by `start`).", visibility: .hidden)) var lockFd: Int32?
     @Option(help: ArgumentHelp("The inherited readiness pipe (set by `start`).", visibility: .hidden)) var readinessFd: Int32?
+    @Option(help: "Seconds a SIGTERM-initiated stop waits after the ACPI powerdown (0...86400).")
+    var stopTimeout: Double = StopArguments.defaultTimeout
+    @Option(help: "The largest QMP message the control socket takes, in bytes (1024...67108864; default 262144).")
+    var maxCommandBytes: Int = Supervisor.defaultControlMessageLimit
     @OptionGroup var state: StateDirectoryOption
+
+    func validate() throws {
+        guard StopArguments.timeoutRange.contains(stopTimeout) else {
+            throw ValidationError("--stop-timeout must be between 0 and 86400 seconds")
+        }
+        guard (1024...64 * 1024 * 1024).contains(maxCommandBytes) else {
+            throw ValidationError("--max-command-bytes must be between 1024 and 67108864")
+        }
+    }
 
     func run() async throws {
         let directory = try state.resolve()
         let status = await SupervisorEntry.run(
             name: name, stateDirectory: directory, lockDescriptor: lockFd, readinessDescriptor: readinessFd,
-            policy: eventPolicy(directory))
+            policy: eventPolicy(directory), signalStopTimeout: stopTimeout, controlMessageLimit: maxCommandBytes)
         if status != 0 { throw ExitCode(status) }
     }
 }

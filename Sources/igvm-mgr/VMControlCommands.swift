@@ -12,7 +12,11 @@ struct StartCommand: AsyncParsableCommand {
             starts `igvm-mgr supervise NAME` detached, which launches QEMU with -S, connects QMP and \
             sends `cont`. Returns when the VM runs (--wait running), its monitor answers (--wait qmp) \
             or QEMU has been spawned (--wait none), printing the VM's name and QEMU's pid. If QEMU \
-            fails during start-up, its own error lines are printed.
+            fails during start-up, its own error lines are printed; if the supervisor dies before \
+            the VM is ready, the QEMU it spawned is killed and the error says so.
+
+            SIGTERM or SIGINT to the supervisor stops the VM (ACPI powerdown, --stop-timeout \
+            seconds, then quit, SIGTERM, SIGKILL) and records it; a second one kills QEMU at once.
 
             \(LifecycleHelp.exitCodes)
             """)
@@ -24,6 +28,9 @@ struct StartCommand: AsyncParsableCommand {
             transform: NumericOption.seconds(0.1...NumericOption.longestWait))
     var timeout: Duration = .seconds(30)
     @Flag(help: "Leave the guest's CPUs stopped (no `cont`).") var paused = false
+    @Option(help: ArgumentHelp("Seconds the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown (0 to 86400, default 30).",
+                               valueName: "seconds"), transform: NumericOption.seconds(0...NumericOption.longestWait))
+    var stopTimeout: Duration?
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var state: StateDirectoryOption
 
@@ -39,8 +46,9 @@ struct StartCommand: AsyncParsableCommand {
             var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
             launch.startPaused = paused
             let text = (try? FileDescriptorIO.readFile(config)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
-            let result = try await StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
-                .start(launch, definitionText: text, wait: wait, timeout: timeout.seconds)
+            var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
+            procedure.signalStopTimeout = stopTimeout?.seconds
+            let result = try await procedure.start(launch, definitionText: text, wait: wait, timeout: timeout.seconds)
             if json {
                 Output.json(result.json)
             } else {
@@ -64,8 +72,12 @@ struct StopCommand: AsyncParsableCommand {
             Each step waits for QEMU to exit before the next: --timeout seconds after the ACPI \
             powerdown (or after `quit` with --mode quit), 5 s after quit and SIGTERM. A guest \
             halted or started paused, or one without ACPI, never powers down: the escalation \
-            ends it. Prints which step ended it. --force goes straight to SIGKILL. Works also \
-            when the VM's supervisor is gone (QEMU's own monitor and pid are used).
+            ends it. Prints which step ended it ("other": QEMU ended during the stop by \
+            something else, e.g. an outside kill -9). --force goes straight to SIGKILL. Works \
+            also when the supervisor is gone, stopped, still starting, or its control socket was \
+            deleted: QEMU's own monitor and then signals to its recorded, start-time-checked pid \
+            are used, an unresponsive supervisor is ended, and the VM's record is settled. A stop \
+            whose record cannot be written is an error (exit 1).
 
             \(LifecycleHelp.exitCodes)
             """)

@@ -104,6 +104,30 @@ struct VMFWUpdateCLITests {
         #expect(events.filter { $0 == "QEMU_SPAWNED" }.count == 1)
     }
 
+    @Test("a host system_reset under the reset policy reboots an ordinary guest in place: resumed, not left in shutdown, recorded")
+    func hostSystemReset() async throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.tearDown() }
+        // SeaBIOS with nothing to boot; the interface on puts the VM under -action reboot=shutdown.
+        let config = try sandbox.config("hr", extra: "[vmfwupdate]\nenabled = true\nmailbox = \"0x9000\"\n")
+        #expect(try sandbox.run(["start", config]).status == 0)
+        let reset = try sandbox.run(["qmp", "hr", "system_reset"])
+        #expect(reset.status == 0, "\(reset.stderr)")
+        let deadline = ContinuousClock.now + .seconds(30)
+        while try !eventNames(sandbox, "hr").contains("vmfwupdate-reset-in-place") {
+            guard ContinuousClock.now < deadline else { throw CommandFailed(description: "no in-place reset: \(try eventNames(sandbox, "hr"))") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let status = try JSON.decode(try sandbox.run(["qmp", "hr", "query-status"]).stdout)
+        #expect(status["status"]?.stringValue == "running")
+        let events = try eventNames(sandbox, "hr")
+        #expect(events.contains("SHUTDOWN:host-qmp-system-reset"))
+        #expect(events.contains("vmfwupdate-host-reset"))
+        #expect(events.filter { $0 == "QEMU_SPAWNED" }.count == 1)
+        // SeaBIOS may reset the machine once more itself while it boots (a guest reset, counted too).
+        #expect((try sandbox.json(["status", "hr"])["vmfwupdate"]?["resets"]?.intValue ?? 0) >= 1)
+    }
+
     @Test("a request with a bad size is rejected with its reason; the provider firmware boots again",
           arguments: [(TestFirmware.Variant.badSize, "not a multiple of 64 KiB"), (.badAddress, "is not inside guest RAM")])
     func rejected(variant: TestFirmware.Variant, reason: String) async throws {

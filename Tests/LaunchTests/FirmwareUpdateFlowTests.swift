@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Launch
 
@@ -162,5 +163,40 @@ import Testing
     @Test func anInputOutOfOrderIsAnError() {
         var flow = Self.flow()
         #expect(throws: FirmwareUpdateFlow.UnexpectedInput.self) { try flow.handle(.instanceLaunched) }
+    }
+}
+
+/// A reset the host asks for (QMP `system_reset` under `-action reboot=shutdown`) arrives as
+/// SHUTDOWN {guest: false, reason: "host-qmp-system-reset"} with the VM paused.
+@Suite struct HostResetFlowTests {
+    @Test("a host system_reset resets an ordinary guest in place, reading no mailbox")
+    func hostResetInPlace() throws {
+        var flow = FirmwareUpdateFlowTests.flow(canResetInPlace: true)
+        let steps = try flow.handle(.hostReset)
+        #expect(FirmwareUpdateFlowTests.actions(steps) == [.resetInPlace])
+        #expect(FirmwareUpdateFlowTests.events(steps) == ["vmfwupdate-host-reset"])
+        #expect(try FirmwareUpdateFlowTests.actions(flow.handle(.resetCompleted)).isEmpty)
+        #expect(flow.phase == .running)
+        #expect(flow.resets == 1)
+    }
+
+    @Test("a host system_reset of a guest QEMU cannot reset in place relaunches it on the same firmware")
+    func hostResetRelaunches() throws {
+        var flow = FirmwareUpdateFlowTests.flow(canResetInPlace: false)
+        #expect(FirmwareUpdateFlowTests.actions(try flow.handle(.hostReset)) == [.quitInstance])
+        #expect(FirmwareUpdateFlowTests.actions(try flow.handle(.instanceQuit)) == [.launchInstance(.provider)])
+        _ = try flow.handle(.instanceLaunched)
+        #expect(flow.phase == .running)
+        #expect(flow.relaunches == 1 && flow.updates == 0)
+    }
+
+    @Test("nocc, sev-guest and sev-snp-guest are relaunched on reset; only an ordinary guest resets in place")
+    func resetInPlaceByType() throws {
+        for (type, inPlace) in [("sev-snp-guest", false), ("sev-guest", false), ("nocc", false), (nil, true)] as [(String?, Bool)] {
+            let confidential = type.map { "\n[confidential]\ntype = \"\($0)\"\n" } ?? ""
+            let definition = try VMDefinition.parse("name = \"r\"\n[qemu]\nmachine = \"q35\"\nmemory = \"64M\"\n" + confidential, file: "r.toml",
+                                                    baseDirectory: URL(fileURLWithPath: "/cfg"), defaultName: "r")
+            #expect(VMFWUpdateSetup.canResetInPlace(definition) == inPlace, "\(type ?? "ordinary")")
+        }
     }
 }

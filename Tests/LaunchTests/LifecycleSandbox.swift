@@ -24,9 +24,34 @@ struct LifecycleSandbox {
             startPaused: paused)
     }
 
-    func start(_ launch: QEMULaunch, wait: StartWait = .running, timeout: Double = 30) async throws -> StartResult {
-        try await StartProcedure(stateDirectory: directory, supervisorExecutable: IGVMManagerBinary.path())
-            .start(launch, definitionText: nil, wait: wait, timeout: timeout)
+    /// Starts `launch`; `fault` arms a `FaultPoint` in the supervisor (it kills itself there).
+    func start(_ launch: QEMULaunch, wait: StartWait = .running, timeout: Double = 30, fault: FaultPoint? = nil,
+               signalStopTimeout: Double? = nil) async throws -> StartResult {
+        var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: try IGVMManagerBinary.path())
+        procedure.supervisorEnvironment = fault.map { ["\(FaultPoint.variable)=\($0.rawValue)"] } ?? []
+        procedure.signalStopTimeout = signalStopTimeout
+        return try await procedure.start(launch, definitionText: nil, wait: wait, timeout: timeout)
+    }
+
+    /// Live processes whose stdout is `log` (QEMU writes to `qemu.log`, the supervisor to
+    /// `supervisor.log`): what runs for a VM whatever its record says.
+    func processes(writingTo log: String) -> [Int32] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(Int32.init).filter { pid in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/1") else { return false }
+            return target == log && ProcessIdentity.of(pid: pid)?.isAlive == true
+        }
+    }
+
+    /// Waits (up to `timeout` s) until the VM's event log holds `event` (with `data` matching,
+    /// when given); returns the record.
+    func waitForEvent(_ name: String, _ event: String, timeout: Double = 30, where matches: (JSON) -> Bool = { _ in true }) async throws -> JSON? {
+        let log = try paths(name).eventLog
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let record = EventLog.read(log).first(where: { $0["event"]?.stringValue == event && matches($0) }) { return record }
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return nil
     }
 
     func paths(_ name: String) throws -> VMPaths { try directory.vm(name) }
@@ -48,6 +73,9 @@ struct LifecycleSandbox {
     /// Kills every QEMU and supervisor still recorded, then removes the directory.
     func tearDown() {
         for name in directory.vmNames() {
+            for pid in processes(writingTo: (try? paths(name).qemuLog) ?? "") + processes(writingTo: (try? paths(name).supervisorLog) ?? "") {
+                kill(pid, SIGKILL)
+            }
             if let state = try? state(name) {
                 // An in-process supervisor is this test process: never kill that.
                 for identity in [state.qemu, state.supervisor].compactMap({ $0 }) where identity.isAlive && identity.pid != getpid() {

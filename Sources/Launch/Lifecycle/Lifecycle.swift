@@ -14,10 +14,12 @@ public struct Lifecycle: Sendable {
 
     /// Observes `name`, failing when the state directory has no such VM.
     public func observe(_ name: String) throws(LifecycleError) -> VMObservation {
+        try stateDirectory.checkTrusted()
         let paths = try stateDirectory.vm(name)
         guard access(paths.folder, F_OK) == 0 else {
             throw .notFound("no VM named \(name) in \(stateDirectory.path)")
         }
+        if let problem = FolderTrust.check(paths.folder, kind: .vmFolder) { throw .invalidInput(problem) }
         return try VMObservation.observe(name, in: stateDirectory)
     }
 
@@ -44,36 +46,46 @@ public struct Lifecycle: Sendable {
     }
 
     /// Stops `name`: ACPI powerdown → `quit` → SIGTERM → SIGKILL (from the step `mode` names),
-    /// through its supervisor, or directly when the supervisor is gone.
+    /// through its supervisor's control socket; when that cannot be reached (the supervisor is
+    /// gone, stopped, still starting, or its socket was deleted), through QEMU's own monitor and
+    /// then signals to the recorded pids (`StopFallback`). Always ends with a true record.
     public func stop(_ name: String, mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopReport {
         let observation = try observe(name)
-        if observation.supervisorAlive {
-            let reply: JSON
+        if observation.supervisorAlive, let report = try await stopThroughSupervisor(observation, mode: mode, timeout: timeout) {
+            return report
+        }
+        return try await StopFallback(lifecycle: self, name: name, mode: mode, timeout: timeout).run()
+    }
+
+    /// The supervisor's own stop (`x-igvm-mgr-stop`); nil when the supervisor cannot be reached
+    /// or does not answer, so that the caller ends the VM without it.
+    private func stopThroughSupervisor(_ observation: VMObservation, mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopReport? {
+        let name = observation.name
+        let reply: JSON
+        do {
+            // A stopped or wedged supervisor accepts the connection but never greets: --force
+            // does not wait long for it.
+            let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: mode == .force ? 3 : 10)
             do {
-                let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: 10)
-                do {
-                    reply = try await session.execute("x-igvm-mgr-stop", arguments: ["mode": .string(mode.rawValue), "timeout": .double(timeout)],
-                                                      timeout: timeout + 40)
-                    await session.close()
-                } catch {
-                    await session.close()
-                    throw error
-                }
+                reply = try await session.execute("x-igvm-mgr-stop", arguments: ["mode": .string(mode.rawValue), "timeout": .double(timeout)],
+                                                  timeout: timeout + 40)
+                await session.close()
             } catch {
-                throw .failed("cannot stop \(name) through its supervisor: \(error)")
+                await session.close()
+                throw error
             }
-            let outcome = StopOutcome(
-                step: StopStep(rawValue: reply["step"]?.stringValue ?? "") ?? .alreadyExited,
-                attempted: reply["attempted"]?.arrayValue?.compactMap(\.stringValue) ?? [],
-                seconds: reply["seconds"]?.doubleValue ?? 0)
-            let exit = ExitRecord(json: reply["exit"]) ?? (try? VMState.read(observation.paths.state))?.lastExit
-            return StopReport(name: name, outcome: outcome, exit: exit)
+        } catch {
+            return nil
         }
-        if observation.qemuAlive, let qemu = observation.state?.qemu {
-            let outcome = try await stopOrphan(observation, qemu: qemu, mode: mode, timeout: timeout, reason: "stop")
-            return StopReport(name: name, outcome: outcome, exit: (try? VMState.read(observation.paths.state))?.lastExit)
+        let outcome = StopOutcome(
+            step: StopStep(rawValue: reply["step"]?.stringValue ?? "") ?? .alreadyExited,
+            attempted: reply["attempted"]?.arrayValue?.compactMap(\.stringValue) ?? [],
+            seconds: reply["seconds"]?.doubleValue ?? 0)
+        if let problem = reply["state-error"]?.stringValue {
+            throw .failed("\(name) stopped (ended by \(outcome.step.rawValue)), but its state could not be recorded: \(problem)")
         }
-        return StopReport(name: name, outcome: nil, exit: observation.state?.lastExit)
+        let exit = ExitRecord(json: reply["exit"]) ?? (try? VMState.read(observation.paths.state))??.lastExit
+        return StopReport(name: name, outcome: outcome, exit: exit)
     }
 
     /// Ends `name` at once (SIGKILL) if it runs, then removes its state folder.
@@ -81,43 +93,13 @@ public struct Lifecycle: Sendable {
         var report = try await stop(name, mode: .force, timeout: 0)
         let paths = try stateDirectory.vm(name)
         // The supervisor exits right after recording the exit; wait for it to let go of the lock.
-        let deadline = Timestamp.monotonic() + 10
-        var lock = try? VMLock.tryAcquire(paths.lock)
-        while lock == nil && Timestamp.monotonic() < deadline {
-            try? await Task.sleep(nanoseconds: 20_000_000)
-            lock = try? VMLock.tryAcquire(paths.lock)
+        guard await StopFallback.waitForRelease(paths.lock, seconds: 10), let lock = try? VMLock.tryAcquire(paths.lock) else {
+            throw .busy("the supervisor of \(name) did not exit; its state was kept")
         }
-        guard let lock else { throw .busy("the supervisor of \(name) did not exit; its state was kept") }
         defer { lock.release() }
         do { try FolderRemover.remove(paths.folder) } catch { throw LifecycleError(error) }
         report.removed = true
         return report
-    }
-
-    private func stopOrphan(_ observation: VMObservation, qemu: ProcessIdentity, mode: StopMode, timeout: Double,
-                            reason: String) async throws(LifecycleError) -> StopOutcome {
-        let monitor = mode == .force ? nil : try? await MonitorConnection.connect(observation.paths.qmpSocket, timeout: 5)
-        let outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: OrphanStopTarget(qemu: qemu, monitor: monitor))
-        await monitor?.close()
-        recordOrphanExit(observation, reason: reason, stopped: true, step: outcome.step)
-        return outcome
-    }
-
-    /// Records the end of a run whose supervisor was gone (its exit status cannot be collected).
-    private func recordOrphanExit(_ observation: VMObservation, reason: String, stopped: Bool, step: StopStep?) {
-        guard var state = observation.state else { return }
-        let tail = (try? FileDescriptorIO.readTail(observation.paths.qemuLog, maximum: 4096)).flatMap { $0 }
-            .map { String(decoding: $0, as: UTF8.self).split(separator: "\n").suffix(20).map(String.init) } ?? []
-        state.lastExit = ExitRecord(termination: .unknown, reason: reason, stopStep: step?.rawValue, outputTail: tail)
-        state.phase = stopped ? .stopped : .crashed
-        state.qemu = nil
-        state.supervisor = nil
-        try? state.write(observation.paths.state)
-        let leftovers: [String] = [observation.paths.qmpSocket, observation.paths.controlSocket, observation.paths.qemuPid, observation.paths.supervisorPid]
-        for leftover in leftovers { unlink(leftover) }
-        if let log = try? EventLog(path: observation.paths.eventLog) {
-            log.append(event: "QEMU_EXITED", data: state.lastExit!.json, source: "igvm-mgr")
-        }
     }
 
     // MARK: - status / qmp
@@ -191,23 +173,29 @@ public struct Lifecycle: Sendable {
         for observation in VMObservation.observeAll(in: stateDirectory) where !observation.supervisorAlive {
             let name = observation.name
             switch observation.phase {
-            case "orphaned":
-                if let qemu = observation.state?.qemu,
-                   let outcome = try? await stopOrphan(observation, qemu: qemu, mode: .quit, timeout: 5, reason: "cleanup-supervisor-lost") {
-                    actions.append(CleanupAction(name: name, action: "stopped QEMU pid \(qemu.pid) left without its supervisor (\(outcome.step.rawValue))"))
-                } else {
-                    actions.append(CleanupAction(name: name, action: "could not stop QEMU left without its supervisor"))
+            case "orphaned", "lost":
+                var fallback = StopFallback(lifecycle: self, name: name, mode: .quit, timeout: 5)
+                fallback.reason = "cleanup-supervisor-lost"
+                let qemuPID = observation.state?.qemu?.pid ?? 0
+                do {
+                    let report = try await fallback.run()
+                    if let outcome = report.outcome {
+                        actions.append(CleanupAction(name: name, action: "stopped QEMU pid \(qemuPID) left without its supervisor (\(outcome.step.rawValue))"))
+                    } else {
+                        actions.append(CleanupAction(name: name, action: "recorded a run whose supervisor and QEMU were both gone"))
+                    }
+                } catch {
+                    actions.append(CleanupAction(name: name, action: "could not settle it: \(error)"))
                 }
-            case "lost":
-                recordOrphanExit(observation, reason: "supervisor-lost", stopped: false, step: nil)
-                actions.append(CleanupAction(name: name, action: "recorded a run whose supervisor and QEMU were both gone"))
             case "unknown":
                 if (try? FolderRemover.remove(observation.paths.folder)) != nil {
                     actions.append(CleanupAction(name: name, action: "removed a folder without state"))
                 }
             default:
+                // Sockets only: a QEMU that is alive is never unlinked from (it is not in this branch).
                 let candidates: [String] = [observation.paths.qmpSocket, observation.paths.controlSocket, observation.paths.qemuPid, observation.paths.supervisorPid]
-                let stale = candidates.filter { access($0, F_OK) == 0 }
+                    + AtomicFile.leftovers(in: observation.paths.folder)
+                let stale = observation.qemuAlive ? [] : candidates.filter { access($0, F_OK) == 0 }
                 for path in stale { unlink(path) }
                 if !stale.isEmpty {
                     actions.append(CleanupAction(name: name, action: "removed " + stale.map { String($0.split(separator: "/").last!) }.joined(separator: ", ")))

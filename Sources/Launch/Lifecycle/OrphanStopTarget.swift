@@ -23,7 +23,7 @@ struct OrphanStopTarget: StopTarget {
             }
         case .sigterm: return signalProcess(qemu, SIGTERM)
         case .sigkill: return signalProcess(qemu, SIGKILL)
-        case .alreadyExited: return nil
+        case .alreadyExited, .other: return nil
         }
     }
 

@@ -44,6 +44,10 @@ public struct StartProcedure: Sendable {
         logger.logLevel = .error
         return logger
     }()
+    /// How long the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown.
+    public var signalStopTimeout: Double?
+    /// `NAME=value` entries for the supervisor's environment (tests arm a `FaultPoint`).
+    public var supervisorEnvironment: [String] = []
 
     public init(stateDirectory: StateDirectory, supervisorExecutable: String) {
         self.stateDirectory = stateDirectory
@@ -58,10 +62,8 @@ public struct StartProcedure: Sendable {
         try HostChecks.check(launch.requirements, on: host)
         let binary = try ProcessSpawner.resolve(launch.binary)
         try await checkCapabilities(of: binary, for: launch)
-        do {
-            try stateDirectory.create()
-            try StateDirectory.makeFolder(paths.folder, mode: 0o700)
-        } catch { throw LifecycleError(error) }
+        try stateDirectory.create()
+        try stateDirectory.createFolder(paths)
 
         let lock: VMLock
         do {
@@ -98,6 +100,8 @@ public struct StartProcedure: Sendable {
                 "--lock-fd", String(SupervisorDescriptors.lock), "--readiness-fd", String(SupervisorDescriptors.readiness),
             ],
             logPath: paths.supervisorLog)
+        if let signalStopTimeout { request.arguments += ["--stop-timeout", String(signalStopTimeout)] }
+        request.extraEnvironment = supervisorEnvironment
         request.newSession = true
         request.inheritedDescriptors = [(lock.descriptor, SupervisorDescriptors.lock), (pipeFDs[1], ReadinessChannel.supervisorDescriptor)]
         let supervisorPID: Int32
@@ -112,7 +116,7 @@ public struct StartProcedure: Sendable {
 
         // The wait blocks in poll(2): keep it off Swift's cooperative threads.
         let readFD = pipeFDs[0]
-        let outcome: Result<StartResult, LifecycleError>
+        let outcome: Result<ReadinessOutcome, LifecycleError>
         do {
             outcome = try await NIOThreadPool.singleton.runIfActive {
                 Result { () throws(LifecycleError) in
@@ -122,7 +126,12 @@ public struct StartProcedure: Sendable {
         } catch {
             throw .failed("cannot wait for the supervisor: \(error)")
         }
-        return try outcome.get()
+        switch try outcome.get() {
+        case .reached(let result):
+            return result
+        case .supervisorDied:
+            throw await settleAfterSupervisorDeath(paths, name: launch.name, supervisorPID: supervisorPID)
+        }
     }
 
     /// Refuses a launch whose objects, machine properties or devices the binary lacks, with the
@@ -144,7 +153,41 @@ public struct StartProcedure: Sendable {
         }
     }
 
-    private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Double) throws(LifecycleError) -> StartResult {
+    private enum ReadinessOutcome: Sendable {
+        case reached(StartResult)
+        /// The pipe closed without the milestone: the supervisor died.
+        case supervisorDied
+    }
+
+    /// The supervisor died before the VM was ready: a failed start leaves nothing running, so a
+    /// QEMU it spawned is killed (by its recorded, start-time-checked pid) and the record
+    /// settled; the error says what happened to it.
+    private func settleAfterSupervisorDeath(_ paths: VMPaths, name: String, supervisorPID: Int32) async -> LifecycleError {
+        let before = try? VMState.read(paths.state)
+        let qemu = before?.qemu.flatMap { $0.isAlive ? $0 : nil }
+        let why = before?.error ?? "its supervisor (pid \(supervisorPID)) exited before the VM was ready (see \(paths.supervisorLog))"
+        var report: Lifecycle.StopReport?
+        var problem: String?
+        var fallback = StopFallback(lifecycle: Lifecycle(stateDirectory: stateDirectory), name: name, mode: .force, timeout: 0)
+        fallback.reason = "start-failed"
+        fallback.phaseAfter = .failed
+        do {
+            report = try await fallback.run()
+        } catch {
+            problem = error.description
+        }
+        let what: String
+        switch (qemu, report?.outcome, problem) {
+        case (let qemu?, _, let problem?): what = "QEMU (pid \(qemu.pid)) may still run: \(problem)"
+        case (let qemu?, _, nil): what = "the QEMU it had started (pid \(qemu.pid)) was killed"
+        case (nil, _, let problem?): what = "no QEMU was running; recording it failed: \(problem)"
+        case (nil, _, nil): what = "no QEMU was running"
+        }
+        let tail = (try? VMState.read(paths.state))?.lastExit?.outputTail ?? []
+        return .startFailed("VM \(name) failed to start: \(why); \(what)", details: tail)
+    }
+
+    private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Double) throws(LifecycleError) -> ReadinessOutcome {
         var reader = ReadinessReader(fd: fd)
         let deadline = Timestamp.monotonic() + timeout
         var result = StartResult(name: paths.name, qemuPID: nil, supervisorPID: supervisorPID, milestone: "started", phase: nil, stateFolder: paths.folder)
@@ -160,15 +203,12 @@ public struct StartProcedure: Sendable {
                     let lines = record["qemu-output"]?.arrayValue?.compactMap(\.stringValue) ?? []
                     throw .startFailed("VM \(paths.name) failed to start: \(record["error"]?.stringValue ?? "unknown error")", details: lines)
                 case "spawned" where wait == .none, "qmp" where wait == .qmp, "ready":
-                    return result
+                    return .reached(result)
                 default:
                     continue
                 }
             case .endOfFile:
-                // The supervisor died without a word: state.json and its log say why.
-                let state = try? VMState.read(paths.state)
-                let why = state?.error ?? "the supervisor exited before the VM was ready (see \(paths.supervisorLog))"
-                throw .startFailed("VM \(paths.name) failed to start: \(why)", details: state?.lastExit?.outputTail ?? [])
+                return .supervisorDied
             case .timedOut:
                 throw .timedOut(
                     "VM \(paths.name) did not reach \(wait == .qmp ? "QMP" : "running") within \(timeout) s (it may still be starting: see `igvm-mgr status \(paths.name)`)")

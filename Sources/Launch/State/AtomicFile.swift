@@ -8,8 +8,11 @@ import Glibc
 public enum AtomicFile {
     /// Replaces `path` with `bytes`, created with `mode` (subject to the umask-free `fchmod`).
     public static func write(_ bytes: some Collection<UInt8>, to path: String, mode: mode_t = 0o600) throws(SystemError) {
-        let temporary = "\(path).tmp.\(getpid())"
-        let fd = retryingOnInterrupt { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        let temporary = "\(path)\(temporaryInfix)\(getpid())"
+        // A leftover of a dead process with our (recycled) pid goes first; O_EXCL | O_NOFOLLOW
+        // then never write through a symlink someone planted at the temporary name.
+        unlink(temporary)
+        let fd = retryingOnInterrupt { open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
         guard fd >= 0 else { throw SystemError("cannot create", temporary) }
         do throws(SystemError) {
             try FileDescriptorIO.writeAll(fd, Array(bytes), subject: temporary)
@@ -27,6 +30,24 @@ public enum AtomicFile {
             throw SystemError("cannot rename into place", path, code: saved)
         }
         syncFolder(of: path)
+    }
+
+    /// Temporary files are `TARGET.tmp.PID`.
+    static let temporaryInfix = ".tmp."
+
+    /// Temporary files in `folder` left by writers that died between create and rename
+    /// (`kill -9`, a full disk): their PID is no longer alive.
+    public static func leftovers(in folder: String) -> [String] {
+        guard let dir = opendir(folder) else { return [] }
+        defer { closedir(dir) }
+        var found: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard let dot = name.lastIndex(of: "."), name[..<dot].hasSuffix(".tmp"),
+                  let pid = Int32(name[name.index(after: dot)...]), pid > 0, kill(pid, 0) != 0, errno == ESRCH else { continue }
+            found.append(folder + "/" + name)
+        }
+        return found.sorted()
     }
 
     /// Replaces `path` with `text` (UTF-8).
@@ -59,9 +80,10 @@ public enum FileDescriptorIO {
         }
     }
 
-    /// Reads the whole file at `path`, or nil when it does not exist.
-    public static func readFile(_ path: String) throws(SystemError) -> [UInt8]? {
-        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+    /// Reads the whole file at `path`, or nil when it does not exist. State files are read with
+    /// `followingSymlinks: false` (a symlink there is refused with ELOOP).
+    public static func readFile(_ path: String, followingSymlinks: Bool = true) throws(SystemError) -> [UInt8]? {
+        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC | (followingSymlinks ? 0 : O_NOFOLLOW)) }
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw SystemError("cannot open", path)

@@ -29,6 +29,12 @@ public struct ProcessIdentity: Sendable, Equatable {
         return UInt64(stat[19]) == startTicks
     }
 
+    /// Whether this very process is stopped (SIGSTOP, a debugger): it handles no signal but SIGKILL.
+    public var isStopped: Bool {
+        guard let stat = Self.statFields(of: pid), stat.count > 19, UInt64(stat[19]) == startTicks else { return false }
+        return stat[0] == "T" || stat[0] == "t"
+    }
+
     static func startTicks(of pid: Int32) -> UInt64? {
         guard let fields = statFields(of: pid), fields.count > 19 else { return nil }
         return UInt64(fields[19])

@@ -44,9 +44,22 @@ public struct StateDirectory: Sendable, Equatable {
         return result
     }
 
-    /// Creates the directory (and missing parents) and makes sure it is 0700.
-    public func create() throws(SystemError) {
-        try Self.makeFolder(path, mode: 0o700)
+    /// Creates the directory (and missing parents) and makes sure it is 0700; an existing one
+    /// must pass `FolderTrust` first.
+    public func create() throws(LifecycleError) {
+        try checkTrusted()
+        do { try Self.makeFolder(path, mode: 0o700) } catch { throw LifecycleError(error) }
+    }
+
+    /// Refuses a directory someone else controls (`FolderTrust`); a missing one passes.
+    public func checkTrusted() throws(LifecycleError) {
+        if let problem = FolderTrust.check(path, kind: .stateDirectory) { throw .invalidInput(problem) }
+    }
+
+    /// Creates the VM folder (0700); an existing one must be a real, trusted directory.
+    public func createFolder(_ paths: VMPaths) throws(LifecycleError) {
+        if let problem = FolderTrust.check(paths.folder, kind: .vmFolder) { throw .invalidInput(problem) }
+        do { try Self.makeFolder(paths.folder, mode: 0o700) } catch { throw LifecycleError(error) }
     }
 
     /// The paths of the VM called `name` (the name is checked first).
@@ -76,8 +89,9 @@ public struct StateDirectory: Sendable, Equatable {
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
             guard VMName.isValid(name) else { continue }
+            // lstat: a symlink planted as a VM folder is not a VM.
             var info = stat()
-            if stat("\(path)/\(name)", &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { names.append(name) }
+            if lstat("\(path)/\(name)", &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { names.append(name) }
         }
         return names.sorted()
     }

@@ -177,7 +177,7 @@ public struct VMState: Sendable, Equatable {
     /// Reads `state.json` at `path`; nil when the file does not exist.
     public static func read(_ path: String) throws(LifecycleError) -> VMState? {
         let bytes: [UInt8]?
-        do { bytes = try FileDescriptorIO.readFile(path) } catch { throw LifecycleError(error) }
+        do { bytes = try FileDescriptorIO.readFile(path, followingSymlinks: false) } catch { throw LifecycleError(error) }
         guard let bytes else { return nil }
         do {
             return try VMState(json: JSON.decode(bytes: bytes))

@@ -20,11 +20,12 @@ public struct ControlCommands: Sendable {
         case "x-igvm-mgr-status":
             return .success(await status())
         case "x-igvm-mgr-stop":
-            return await stop(arguments ?? [:])
+            switch StopArguments.parse(arguments) {
+            case .success(let parsed): return await stop(parsed)
+            case .failure(let error): return .failure(error)
+            }
         case "x-igvm-mgr-events":
-            let count = arguments?["tail"]?.intValue ?? 20
-            guard count >= 0 else { return .failure(invalid("'tail' must be a non-negative integer")) }
-            return .success(.array(EventLog.tail(supervisor.paths.eventLog, count: count)))
+            return EventsArguments.parse(arguments).map { .array(EventLog.tail(supervisor.paths.eventLog, count: $0.tail)) }
         case "query-commands":
             // QEMU's list plus ours, so that qmp-shell completes them.
             let theirs = (try? await supervisor.execute(command, arguments: arguments))?.arrayValue ?? []
@@ -43,32 +44,24 @@ public struct ControlCommands: Sendable {
     private func status() async -> JSON {
         var result = (await supervisor.currentState()).json
         if case .object(var o) = result {
-            o["qmp-status"] = (try? await supervisor.execute("query-status", arguments: nil)) ?? .null
+            // Briefly: the manager's own answer must not wait behind a slow pass-through command.
+            o["qmp-status"] = (try? await supervisor.execute("query-status", arguments: nil, timeout: 2)) ?? .null
             result = .object(o)
         }
         return result
     }
 
-    private func stop(_ arguments: JSONObject) async -> Result<JSON, QMPCommandError> {
-        let modeText = arguments["mode"]?.stringValue ?? StopMode.acpi.rawValue
-        guard let mode = StopMode(rawValue: modeText) else {
-            return .failure(invalid("'mode' must be one of \(StopMode.allCases.map(\.rawValue).joined(separator: ", ")), not \(modeText)"))
-        }
-        let timeout = arguments["timeout"]?.doubleValue ?? 30
-        guard timeout >= 0 else { return .failure(invalid("'timeout' must not be negative")) }
+    private func stop(_ arguments: StopArguments) async -> Result<JSON, QMPCommandError> {
+        let (mode, timeout) = (arguments.mode, arguments.timeout)
         do {
             let outcome = try await supervisor.stop(mode: mode, timeout: timeout)
-            // Reply only once the exit is recorded, so that `status` right after `stop` agrees.
-            _ = await supervisor.waitForRecordedExit(timeout: 10)
             var reply = outcome.json
             if let exit = await supervisor.currentState().lastExit { reply["exit"] = exit.json }
+            // A stop whose record could not be written must not look like a clean one.
+            if let problem = await supervisor.stateProblem() { reply["state-error"] = .string(problem) }
             return .success(reply)
         } catch {
             return .failure(QMPCommandError(command: "x-igvm-mgr-stop", errorClass: "GenericError", desc: error.description))
         }
-    }
-
-    private func invalid(_ message: String) -> QMPCommandError {
-        QMPCommandError(errorClass: "GenericError", desc: message)
     }
 }

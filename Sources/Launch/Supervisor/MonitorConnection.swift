@@ -8,7 +8,7 @@ public enum MonitorConnection {
     /// Connects and negotiates, waiting at most `timeout` seconds for the greeting.
     public static func connect(_ socketPath: String, timeout: Double) async throws -> QMPClient {
         var configuration = QMPClient.Configuration()
-        configuration.greetingTimeout = .milliseconds(Int64(timeout * 1000))
+        configuration.greetingTimeout = .milliseconds(TimeoutSeconds.milliseconds(timeout))
         return try await QMPClient.connect(unixSocket: socketPath, configuration: configuration)
     }
 
@@ -17,6 +17,6 @@ public enum MonitorConnection {
 extension QMPClient {
     /// Runs `command` with a timeout in seconds (the lifecycle's timeouts are CLI seconds).
     public func execute(_ command: String, arguments: JSONObject?, timeout seconds: Double) async throws -> JSON {
-        try await execute(command, arguments, timeout: .milliseconds(Int64(seconds * 1000)))
+        try await execute(command, arguments, timeout: .milliseconds(TimeoutSeconds.milliseconds(seconds)))
     }
 }

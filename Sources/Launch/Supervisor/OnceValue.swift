@@ -44,7 +44,7 @@ public final class OnceValue<Value: Sendable>: Sendable {
                 if Task.isCancelled { expire(id) }
                 if let timeout {
                     Task { [self] in
-                        try? await Task.sleep(nanoseconds: UInt64(max(timeout, 0) * 1e9))
+                        try? await Task.sleep(nanoseconds: TimeoutSeconds.nanoseconds(timeout))
                         expire(id)
                     }
                 }

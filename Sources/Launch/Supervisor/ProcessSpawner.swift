@@ -17,6 +17,8 @@ public struct SpawnRequest: Sendable {
     public var inheritedDescriptors: [(source: Int32, target: Int32)] = []
     /// Start a new session (`setsid`): the child survives its parent's terminal and signals.
     public var newSession: Bool = false
+    /// `NAME=value` entries added to (and overriding) this process's environment.
+    public var extraEnvironment: [String] = []
 
     public init(executable: String, arguments: [String], logPath: String) {
         self.executable = executable
@@ -29,19 +31,11 @@ public enum ProcessSpawner {
     /// Spawns the request; returns the child's pid.
     public static func spawn(_ request: SpawnRequest) throws(LifecycleError) -> Int32 {
         let path = try resolve(request.executable)
-        let logFD = retryingOnInterrupt { open(request.logPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }
-        guard logFD >= 0 else { throw LifecycleError(SystemError("cannot open the log", request.logPath)) }
+        let logFD = try openLog(request.logPath)
         defer { close(logFD) }
 
-        // Move every inherited descriptor above the targets first, so that dup2 onto a target
-        // can never clobber a source that has not been copied yet.
-        var staged: [(Int32, Int32)] = []
+        let staged = try stage(request.inheritedDescriptors)
         defer { for (fd, _) in staged { close(fd) } }
-        for (source, target) in request.inheritedDescriptors {
-            let high = fcntl(source, F_DUPFD_CLOEXEC, 64)
-            guard high >= 0 else { throw LifecycleError(SystemError("cannot duplicate descriptor", String(source))) }
-            staged.append((high, target))
-        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -76,11 +70,48 @@ public enum ProcessSpawner {
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, environ)
+        var cEnvironment: [UnsafeMutablePointer<CChar>?] = environment(adding: request.extraEnvironment).map { strdup($0) } + [nil]
+        defer { for p in cEnvironment { free(p) } }
+        let result = posix_spawn(&pid, path, &actions, &attributes, &cArgs, &cEnvironment)
         guard result == 0 else {
             throw .failed(SystemError("cannot start", path, code: result).description)
         }
         return pid
+    }
+
+    /// The child's stdout and stderr: `path`, appended to (the caller closes it).
+    static func openLog(_ path: String) throws(LifecycleError) -> Int32 {
+        let fd = retryingOnInterrupt { open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600) }
+        guard fd >= 0 else { throw LifecycleError(SystemError("cannot open the log", path)) }
+        return fd
+    }
+
+    /// This process's environment with `extra` (`NAME=value`) added, replacing same-named entries.
+    static func environment(adding extra: [String]) -> [String] {
+        let names = Set(extra.map { $0.prefix { $0 != "=" } })
+        var result: [String] = []
+        var cursor = environ
+        while let entry = cursor.pointee {
+            let pair = String(cString: entry)
+            if !names.contains(pair.prefix { $0 != "=" }) { result.append(pair) }
+            cursor += 1
+        }
+        return result + extra
+    }
+
+    /// Copies every inherited descriptor above the targets first, so that dup2 onto a target
+    /// can never clobber a source that has not been copied yet. The caller closes the copies.
+    static func stage(_ descriptors: [(source: Int32, target: Int32)]) throws(LifecycleError) -> [(Int32, Int32)] {
+        var staged: [(Int32, Int32)] = []
+        for (source, target) in descriptors {
+            let high = fcntl(source, F_DUPFD_CLOEXEC, 64)
+            guard high >= 0 else {
+                for (fd, _) in staged { close(fd) }
+                throw LifecycleError(SystemError("cannot duplicate descriptor", String(source)))
+            }
+            staged.append((high, target))
+        }
+        return staged
     }
 
     /// The absolute path of `executable` (searched on PATH when it has no slash).

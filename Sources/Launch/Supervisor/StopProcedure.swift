@@ -20,6 +20,8 @@ public enum StopStep: String, Sendable {
     case sigkill
     /// QEMU had exited before the first step.
     case alreadyExited = "already-exited"
+    /// QEMU ended during the stop, but not by what the stop did (an outside `kill -9`).
+    case other
 }
 
 /// What the stop procedure acts on: the supervisor's own child, or (when the supervisor is gone)

@@ -38,14 +38,30 @@ public actor Supervisor: SupervisorControl {
     private var controlRequestsInFlight = 0
     /// Whether to drop start-up's code pages from the RSS once QEMU runs (`ResidentSetTrim`).
     private let trimsResidentSet: Bool
+    /// SIGTERM/SIGINT seen so far (`SignalStopPolicy`), and the ACPI wait of the stop they start.
+    private var terminationSignals = 0
+    private let signalStopTimeout: Double
+    /// The largest QMP message the control socket takes (a larger one ties QEMU's monitor up
+    /// parsing it while every other client waits).
+    private let controlMessageLimit: Int
+
+    /// The default of `controlMessageLimit`: 256 KiB, far above any command QEMU's monitor needs
+    /// (the largest, `object-add` with an IGVM or ID block, is a few KiB).
+    public static let defaultControlMessageLimit = 256 * 1024
+    /// The last `state.json` write that failed (a stop reports it instead of claiming success).
+    private var stateWriteFailure: String?
 
     /// How long the supervisor waits for QEMU's monitor greeting during start-up.
     public static let monitorTimeout: Double = 60
 
     public init(paths: VMPaths, launch: QEMULaunch, policy: any VMEventPolicy = DefaultEventPolicy(),
-                lock: VMLock?, readiness: ReadinessChannel?, trimsResidentSet: Bool = true) throws(LifecycleError) {
+                lock: VMLock?, readiness: ReadinessChannel?, trimsResidentSet: Bool = true,
+                signalStopTimeout: Double = StopArguments.defaultTimeout,
+                controlMessageLimit: Int = Supervisor.defaultControlMessageLimit) throws(LifecycleError) {
         self.paths = paths
+        self.controlMessageLimit = controlMessageLimit
         self.trimsResidentSet = trimsResidentSet
+        self.signalStopTimeout = signalStopTimeout
         self.launch = launch
         self.policy = policy
         self.lock = lock
@@ -69,16 +85,14 @@ public actor Supervisor: SupervisorControl {
 
     /// Runs until QEMU has ended for good; returns the supervisor's exit status.
     public func run() async -> Int32 {
-        do {
-            try AtomicFile.write("\(getpid())\n", to: paths.supervisorPid)
-        } catch {
-            return fail("\(error)", details: [])
-        }
+        // Its own identity on record first: from here on a dead supervisor is recognisable.
+        setPhase(.starting)
+        if let failure = stateWriteFailure { return fail("cannot record the VM's state: \(failure)", details: []) }
         eventLog.append(event: "SUPERVISOR_STARTED", data: ["pid": JSON(Int(getpid()))], source: "igvm-mgr")
         var status: Int32 = 0
         while true {
             status = await runOnce()
-            guard let next = pendingRelaunch else { break }
+            guard let next = pendingRelaunch, terminationSignals == 0 else { break }
             pendingRelaunch = nil
             launch = next
             state.firmware = next.firmware
@@ -107,14 +121,20 @@ public actor Supervisor: SupervisorControl {
         } catch {
             return fail(error.description, details: [])
         }
+        if terminationSignals > 0 { return fail("stopped by a signal before QEMU was spawned", details: []) }
         let pid: Int32
         do {
             pid = try spawnQEMU()
         } catch {
+            // A held child that never ran has exited (its gate closed): nothing to record as running.
+            state.qemu = nil
+            qemu = nil
             return fail(error.description, details: [])
         }
-        watchExit(of: pid)
+        FaultPoint.qemuReleased.reach()
         readiness?.send("spawned", ["qemu-pid": JSON(Int(pid))])
+        // A signal that came while QEMU was being spawned stops it now that it can be stopped.
+        if terminationSignals > 0 { startSignalStop() }
 
         // Connect QMP; if QEMU dies first, its own words are the error, not a bare "monitor
         // closed" (docs/background.md, "QMP and libvirt conventions the lifecycle follows").
@@ -147,6 +167,7 @@ public actor Supervisor: SupervisorControl {
             }
         }
         readiness?.send("qmp", ["qemu-version": .string(session.greeting.versionString)])
+        FaultPoint.monitorConnected.reach()
 
         if launch.startPaused {
             setPhase(.paused)
@@ -171,6 +192,7 @@ public actor Supervisor: SupervisorControl {
         readiness?.send("ready", ["phase": .string(state.phase.rawValue), "qemu-pid": JSON(Int(pid))])
 
         let termination = await exit.wait() ?? .exited(-1)
+        FaultPoint.qemuExited.reach()
         monitor = nil
         await session.close()
         pump.cancel()
@@ -203,6 +225,8 @@ public actor Supervisor: SupervisorControl {
         }
     }
 
+    /// Spawns QEMU held before exec, records its pid and start time in `state.json`, then lets
+    /// it run: a supervisor killed at any moment leaves either no QEMU or a recorded one.
     private func spawnQEMU() throws(LifecycleError) -> Int32 {
         let listener: Int32
         do { listener = try UnixListener.listen(at: paths.qmpSocket) } catch { throw LifecycleError(error) }
@@ -214,14 +238,23 @@ public actor Supervisor: SupervisorControl {
         outputOffset = fileSize(paths.qemuLog)
         var request = SpawnRequest(executable: launch.binary, arguments: Array(argv.dropFirst()), logPath: paths.qemuLog)
         request.inheritedDescriptors = [(listener, QEMULaunch.monitorDescriptor)]
-        let pid = try ProcessSpawner.spawn(request)
+        FaultPoint.beforeSpawn.reach()
+        let child = try ProcessSpawner.spawnGated(request)
+        let pid = child.pid
+        FaultPoint.gateSpawned.reach()
         qemu = ProcessIdentity.of(pid: pid) ?? ProcessIdentity(pid: pid, startTicks: 0)
-        try? AtomicFile.write("\(pid)\n", to: paths.qemuPid)
         state.qemu = qemu
         let now = Timestamp.now()
         state.startedAt = Timestamp.rfc3339(seconds: now.seconds, microseconds: now.microseconds)
         state.error = nil
         setPhase(.starting)
+        watchExit(of: pid)
+        if let failure = stateWriteFailure {
+            child.abandon()  // never run a QEMU nobody could find
+            throw .failed("cannot record QEMU's pid before running it: \(failure)")
+        }
+        FaultPoint.pidRecorded.reach()
+        try child.release(executable: launch.binary)
         eventLog.append(event: "QEMU_SPAWNED", data: ["pid": JSON(Int(pid)), "argv": .array(argv.map(JSON.string))], source: "igvm-mgr")
         return pid
     }
@@ -279,27 +312,17 @@ public actor Supervisor: SupervisorControl {
     // MARK: - Outcomes
 
     private func recordExit(_ termination: ProcessTermination) -> Int32 {
-        var reason = "unexpected"
-        var phase = VMPhase.crashed
-        let step = stopOutcome?.step ?? stopInProgress
-        if pendingRelaunch != nil {
-            reason = "relaunch"  // ended by the relaunch's own stop steps
-            phase = .stopped
-        } else if step != nil {
-            reason = "stop"
-            phase = .stopped
-        } else if let shutdown = lastShutdown, termination == .exited(0) {
-            reason = shutdown["guest"]?.boolValue == true ? "guest-shutdown" : (shutdown["reason"]?.stringValue ?? "shutdown")
-            phase = .stopped
-        }
-        state.lastExit = ExitRecord(termination: termination, reason: reason, stopStep: step?.rawValue, outputTail: outputTail())
+        let verdict = ExitClassification.classify(
+            termination, stepInProgress: stopInProgress ?? stopOutcome?.step,
+            shutdownReason: lastShutdown?["reason"]?.stringValue, shutdownByGuest: lastShutdown?["guest"]?.boolValue == true,
+            relaunching: pendingRelaunch != nil)
+        state.lastExit = ExitRecord(termination: termination, reason: verdict.reason, stopStep: verdict.creditedStep?.rawValue, outputTail: outputTail())
         eventLog.append(event: "QEMU_EXITED", data: state.lastExit!.json, source: "igvm-mgr")
         unlink(paths.qmpSocket)
-        unlink(paths.qemuPid)
         state.qemu = nil
-        setPhase(phase)
+        setPhase(verdict.phase)
         recorded.set(true)
-        return phase == .stopped ? 0 : 1
+        return verdict.phase == .stopped ? 0 : 1
     }
 
     private func failStart(termination: ProcessTermination, why: String) -> Int32 {
@@ -307,7 +330,6 @@ public actor Supervisor: SupervisorControl {
         state.lastExit = ExitRecord(termination: termination, reason: "start-failed", outputTail: tail)
         state.qemu = nil
         unlink(paths.qmpSocket)
-        unlink(paths.qemuPid)
         eventLog.append(event: "QEMU_EXITED", data: state.lastExit!.json, source: "igvm-mgr")
         defer { recorded.set(true) }
         return fail(why, details: errorLines(in: tail))
@@ -324,7 +346,11 @@ public actor Supervisor: SupervisorControl {
 
     private func setPhase(_ phase: VMPhase) {
         state.phase = phase
-        do { try state.write(paths.state) } catch {
+        do {
+            try state.write(paths.state)
+            stateWriteFailure = nil
+        } catch {
+            stateWriteFailure = error.description
             eventLog.append(event: "STATE_WRITE_FAILED", data: ["error": .string(error.description)], source: "igvm-mgr")
         }
     }
@@ -354,7 +380,7 @@ public actor Supervisor: SupervisorControl {
         let commands = ControlCommands(supervisor: self)
         // QEMU's version, no `oob`: control commands run in order on each connection.
         let ours = QMPGreeting(major: greeting.major, minor: greeting.minor, micro: greeting.micro, package: greeting.package, capabilities: [])
-        return try await QMPServer.listen(unixSocket: paths.controlSocket, greeting: ours) { request in
+        return try await QMPServer.listen(unixSocket: paths.controlSocket, greeting: ours, maximumMessageSize: controlMessageLimit) { request in
             await self.controlRequestStarted()
             let result = await commands.handle(request.command.name, arguments: request.command.arguments)
             await self.controlRequestFinished()
@@ -385,8 +411,13 @@ public actor Supervisor: SupervisorControl {
     public func currentLaunch() -> QEMULaunch { launch }
 
     public func execute(_ command: String, arguments: JSONObject?) async throws -> JSON {
+        try await execute(command, arguments: arguments, timeout: 60)
+    }
+
+    /// Runs `command` on QEMU's monitor, giving up after `timeout` seconds.
+    public func execute(_ command: String, arguments: JSONObject?, timeout: Double) async throws -> JSON {
         guard let monitor else { throw QMPCommandError(command: command, errorClass: "GenericError", desc: "QEMU's monitor is not connected") }
-        return try await monitor.execute(command, arguments: arguments, timeout: 60)
+        return try await monitor.execute(command, arguments: arguments, timeout: timeout)
     }
 
     public func record(event: String, data: JSON) {
@@ -398,18 +429,44 @@ public actor Supervisor: SupervisorControl {
         setPhase(state.phase)
     }
 
-    /// Stops QEMU with the escalation of `mode`; returns which step ended it.
+    /// Stops QEMU with the escalation of `mode`; returns which step ended it (`other` when QEMU
+    /// ended during the stop by something the stop did not do), once the exit is recorded.
     public func stop(mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopOutcome {
         guard let qemu, exit.current == nil else {
             return StopOutcome(step: .alreadyExited, attempted: [], seconds: 0)
         }
         if state.phase != .stopping { setPhase(.stopping) }
         eventLog.append(event: "STOP_REQUESTED", data: ["mode": .string(mode.rawValue), "timeout": .double(timeout)], source: "igvm-mgr")
+        FaultPoint.stopRequested.reach()
         let target = ChildStopTarget(supervisor: self, qemu: qemu, exit: exit)
-        let outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: target)
-        stopOutcome = outcome
+        var outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: target)
+        if stopOutcome == nil { stopOutcome = outcome }
+        // Reply only once the exit is recorded, so that `status` right after `stop` agrees.
+        if await recorded.wait(timeout: 10) != nil, let exit = state.lastExit, exit.reason != "stop" {
+            outcome.step = .other
+        }
         eventLog.append(event: "STOPPED", data: outcome.json, source: "igvm-mgr")
         return outcome
+    }
+
+    /// Why the last `state.json` write failed, if it did (nil once a later write succeeded).
+    public func stateProblem() -> String? { stateWriteFailure }
+
+    /// SIGTERM or SIGINT reached the supervisor: the first stops the VM with the usual
+    /// escalation, a second one forces it (`SignalStopPolicy`).
+    public func terminationSignal(_ signal: Int32) {
+        terminationSignals += 1
+        let mode = SignalStopPolicy.mode(forSignalNumber: terminationSignals)
+        eventLog.append(event: "SIGNAL_RECEIVED", data: ["signal": .string(ProcessTermination.signalName(signal)), "stop-mode": .string(mode.rawValue)],
+                        source: "igvm-mgr")
+        startSignalStop()
+    }
+
+    private func startSignalStop() {
+        let mode = SignalStopPolicy.mode(forSignalNumber: terminationSignals)
+        let timeout = signalStopTimeout
+        // Not awaited: a second signal must be able to escalate while the first stop waits.
+        Task { _ = try? await self.stop(mode: mode, timeout: timeout) }
     }
 
     fileprivate func noteStopStep(_ step: StopStep) {
@@ -421,6 +478,7 @@ public actor Supervisor: SupervisorControl {
 
     public func relaunch(_ next: QEMULaunch) async throws(LifecycleError) {
         guard let qemu else { throw .failed("no QEMU is running to relaunch") }
+        guard terminationSignals == 0 else { throw .failed("the supervisor is stopping the VM (signal received)") }
         pendingRelaunch = next
         let target = ChildStopTarget(supervisor: self, qemu: qemu, exit: exit)
         _ = try await StopProcedure.run(mode: .quit, timeout: 10, target: target)
@@ -441,6 +499,7 @@ struct ChildStopTarget: StopTarget {
     func perform(_ step: StopStep) async -> String? {
         // Recorded before the step acts, so the exit it causes is attributed to it.
         await supervisor.noteStopStep(step)
+        defer { FaultPoint.stopStepSent.reach() }
         switch step {
         case .acpi, .quit:
             guard let monitor = await supervisor.monitorForStop() else { return "QEMU's monitor is not connected" }
@@ -453,7 +512,7 @@ struct ChildStopTarget: StopTarget {
             }
         case .sigterm: return signalProcess(qemu, SIGTERM)
         case .sigkill: return signalProcess(qemu, SIGKILL)
-        case .alreadyExited: return nil
+        case .alreadyExited, .other: return nil
         }
     }
 

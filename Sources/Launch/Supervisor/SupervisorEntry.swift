@@ -9,9 +9,11 @@ import JSON
 /// policy the `supervise` command chose for the VM (the default policy when nil).
 public enum SupervisorEntry {
     public static func run(name: String, stateDirectory: StateDirectory, lockDescriptor: Int32? = nil, readinessDescriptor: Int32? = nil,
-                           policy: (any VMEventPolicy)? = nil) async -> Int32 {
+                           policy: (any VMEventPolicy)? = nil, signalStopTimeout: Double = StopArguments.defaultTimeout,
+                           controlMessageLimit: Int = Supervisor.defaultControlMessageLimit) async -> Int32 {
         umask(0o077)  // every file and socket the supervisor makes is private to the owner
         signal(SIGPIPE, SIG_IGN)
+        let signals = TerminationSignalSource()
         let paths: VMPaths
         do { paths = try stateDirectory.vm(name) } catch {
             report("\(error)")
@@ -42,7 +44,9 @@ public enum SupervisorEntry {
         do {
             // IGVM_MGR_KEEP_RESIDENT_SET=1 keeps start-up's pages mapped (to measure the trim).
             let supervisor = try Supervisor(paths: paths, launch: launch, policy: policy ?? DefaultEventPolicy(), lock: lock, readiness: readiness,
-                                            trimsResidentSet: getenv("IGVM_MGR_KEEP_RESIDENT_SET") == nil)
+                                            trimsResidentSet: getenv("IGVM_MGR_KEEP_RESIDENT_SET") == nil,
+                                            signalStopTimeout: signalStopTimeout, controlMessageLimit: controlMessageLimit)
+            signals.deliver { number in Task { await supervisor.terminationSignal(number) } }
             return await supervisor.run()
         } catch {
             readiness?.send("error", ["error": .string(error.description)])

@@ -67,6 +67,8 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
             case "guest-shutdown": return .guestPowerOff
             default: return nil
             }
+        case ("SHUTDOWN", .running) where event.data["reason"]?.stringValue == "host-qmp-system-reset":
+            return .hostReset
         case ("RESET", .resettingInPlace):
             // The reset happened (run state prelaunch): restore the reset policy, then run.
             do {

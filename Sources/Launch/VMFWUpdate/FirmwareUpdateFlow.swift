@@ -98,6 +98,8 @@ public struct ReadLengthCheck: FirmwareImageChecking {
 /// One entry for the event log (and an `x-igvm-mgr` event on the control socket).
 public enum FirmwareUpdateEvent: Sendable, Hashable {
     case guestReset
+    /// A reset the host asked for (QMP `system_reset`), not the guest.
+    case hostReset
     case guestPoweredOff
     case noUpdate(NoUpdateReason)
     case requestRead(FirmwareUpdateRequest)
@@ -112,6 +114,7 @@ public enum FirmwareUpdateEvent: Sendable, Hashable {
     public var name: String {
         switch self {
         case .guestReset: "vmfwupdate-guest-reset"
+        case .hostReset: "vmfwupdate-host-reset"
         case .guestPoweredOff: "vmfwupdate-guest-poweroff"
         case .noUpdate: "vmfwupdate-no-update"
         case .requestRead: "vmfwupdate-request-read"
@@ -127,7 +130,7 @@ public enum FirmwareUpdateEvent: Sendable, Hashable {
     public var data: JSON {
         let empty: JSON = [:]
         switch self {
-        case .guestReset, .guestPoweredOff, .instanceQuit, .resetInPlace: return empty
+        case .guestReset, .hostReset, .guestPoweredOff, .instanceQuit, .resetInPlace: return empty
         case .noUpdate(let reason): return ["reason": .string(reason.rawValue)]
         case .requestRead(let request):
             var object: JSONObject = [
@@ -189,6 +192,10 @@ public struct FirmwareUpdateFlow: Sendable {
     public enum Input: Sendable, Hashable {
         /// SHUTDOWN {guest: true, reason: "guest-reset"}: the VM is paused with memory intact.
         case guestReset
+        /// SHUTDOWN {guest: false, reason: "host-qmp-system-reset"}: QMP `system_reset` under the
+        /// reset policy (QEMU's `qemu_system_reset_request` turns it into a shutdown when the
+        /// reboot action is `shutdown`, system/runstate.c); the VM is paused like a guest reset.
+        case hostReset
         /// SHUTDOWN {guest: true, reason: "guest-shutdown"}.
         case guestPowerOff
         case mailboxRead(VMFWUpdateMailbox.Contents)
@@ -219,8 +226,8 @@ public struct FirmwareUpdateFlow: Sendable {
         case finishStopped
     }
 
-    /// Whether QEMU can reset the guest in place; false for `sev-guest`/`sev-snp-guest`, which are
-    /// relaunched instead (docs/background.md, "`sev-guest`" and "vmfwupdate").
+    /// Whether QEMU can reset the guest in place; confidential guests cannot and are relaunched
+    /// (`VMFWUpdateSetup.canResetInPlace`; docs/background.md, "`sev-guest`" and "vmfwupdate").
     public let canResetInPlace: Bool
     /// Whether the config enables the interface (`[vmfwupdate] enabled`).
     public let interfaceEnabled: Bool
@@ -264,6 +271,12 @@ public struct FirmwareUpdateFlow: Sendable {
             guard interfaceEnabled else { return [.log(.guestReset)] + reboot(into: firmware, isUpdate: false) }
             phase = .readingRequest
             return [.log(.guestReset), .readMailbox]
+
+        case (.running, .hostReset):
+            // The host's reset carries no update request: reboot on the firmware in use, the way
+            // this guest type reboots (in place, or a new instance for a confidential guest).
+            resets += 1
+            return [.log(.hostReset)] + reboot(into: firmware, isUpdate: false)
 
         case (.readingRequest, .mailboxRead(let contents)):
             switch validator.assess(contents) {

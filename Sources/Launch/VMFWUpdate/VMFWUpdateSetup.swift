@@ -92,14 +92,16 @@ public struct VMFWUpdateSetup: Sendable {
         }
     }
 
-    /// `sev-guest` / `sev-snp-guest` are relaunched rather than reset in place: QEMU refuses to
-    /// reset SEV-ES and SEV-SNP guests ("sev/i386: Don't allow a system reset under an SEV-ES
-    /// guest"; today `kvm_cpus_are_resettable()` in `accel/kvm/kvm-accel-ops.c`), and a new
-    /// firmware needs a fresh launch context anyway. See docs/background.md, "`sev-guest`".
+    /// Every confidential type is relaunched rather than reset in place; only an ordinary guest
+    /// resets in place. QEMU refuses to reset SEV-ES and SEV-SNP guests ("sev/i386: Don't allow
+    /// a system reset under an SEV-ES guest"; today `kvm_cpus_are_resettable()` in
+    /// `accel/kvm/kvm-accel-ops.c`), a new firmware needs a fresh launch context anyway, and
+    /// `nocc` reloads no memory from the IGVM file on reset, so a reset would run a guest the
+    /// IGVM file does not describe. See docs/background.md, "`sev-guest`".
     public static func canResetInPlace(_ definition: VMDefinition) -> Bool {
         switch definition.confidential?.type {
-        case .sevGuest, .sevSNPGuest: false
-        case .nocc, nil: true
+        case .sevGuest, .sevSNPGuest, .nocc: false
+        case nil: true
         }
     }
 
