@@ -181,7 +181,7 @@ struct HostileInputCLITests {
         #expect(r.stdout.contains("memory-backend.qom-type: not allowed"), "\(r.stdout)")
     }
 
-    @Test("a policy with a sign or separators is not a number", arguments: ["0x+30000", "0x_3_0000", "0x3_0000", "0x 30000", "+0x30000"])
+    @Test("a policy with a sign, a misplaced separator or a space is not a number", arguments: ["0x+30000", "0x_3_0000", "0x3__0000", "0x30000_", "0x 30000", "+0x30000"])
     func strictPolicyNumbers(_ policy: String) throws {
         let r = try Self.validate(Self.snp + "policy = \"\(policy)\"\n")
         #expect(r.status == 1)

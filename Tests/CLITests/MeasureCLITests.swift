@@ -21,12 +21,12 @@ struct MeasureCLITests {
 
         let kernel = try IGVMManagerBinary.run([
             "measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", Self.amdSev,
-            "--kernel", "/dev/null", "--initrd", "/dev/null", "--append", "console=ttyS0 loglevel=7", "--guest-features", "0x21",
+            "--kernel", EmptyFile.path, "--initrd", EmptyFile.path, "--append", "console=ttyS0 loglevel=7", "--guest-features", "0x21",
         ])
         #expect(kernel.stdout == "803f691094946e42068aaa3a8f9e26a5c89f36f7b73ecfb28c653360fe4b3aba7e534442e7e1e17895dfe778d0228977\n")
 
         let error = try IGVMManagerBinary.run([
-            "measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", Self.x64, "--kernel", "/dev/null",
+            "measure", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", Self.x64, "--kernel", EmptyFile.path,
         ])
         #expect(error.status == 1)
         #expect(error.stdout.isEmpty)
@@ -38,7 +38,7 @@ struct MeasureCLITests {
 
         let unreadable = try IGVMManagerBinary.run(["measure", "--mode", "sev", "--ovmf", "/nonexistent/OVMF.fd"])
         #expect(unreadable.status == 2)
-        #expect(unreadable.stderr == "igvm-mgr: error: cannot read /nonexistent/OVMF.fd: No such file or directory\n")
+        #expect(unreadable.stderr == "igvm-mgr: error: /nonexistent/OVMF.fd: cannot open: No such file or directory\n")
     }
 
     @Test("id-block with sev-snp-measure's keys: its test's id-block and key digests, a 4096-byte id-auth")
@@ -72,7 +72,7 @@ struct MeasureCLITests {
         (["--digest", "abcd", "--id-key", "/dev/null"], "--digest: expected a 48-byte launch digest (96 hex digits), got 'abcd'"),
         (["--id-key", "/dev/null"], "missing --digest HEX (or --config CONFIG)"),
         (["--digest", String(repeating: "ab", count: 48)], "missing --id-key ID.pem"),
-        (["--digest", String(repeating: "ab", count: 48), "--id-key", "/dev/null"],
+        (["--digest", String(repeating: "ab", count: 48), "--id-key", EmptyFile.path],
          "ID key: not a PEM-encoded ECDSA P-384 private key (SNP ID keys must be P-384)"),
         (["--digest", String(repeating: "ab", count: 48), "--id-key", "/dev/null", "--policy", "0x10000"],
          "--policy 0x10000: bit 17 (reserved, must be one) is clear"),

@@ -33,13 +33,13 @@ struct MeasureConfigTests {
         """
     }
 
-    @Test("OVMF with kernel hashes: sev-snp-measure's digest for AmdSev, 4 vCPUs, /dev/null kernel and initrd, empty append")
+    @Test("OVMF with kernel hashes: sev-snp-measure's digest for AmdSev, 4 vCPUs, empty kernel and initrd, empty append")
     func ovmfKernelHashes() throws {
         let dir = try TestPaths.makeTemporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = try Self.write(Self.snpDefinition(
             firmware: "[firmware]\nbios = \"\(Self.amdSev)\"", extra: "kernel-hashes = true",
-            tail: "[kernel]\nkernel = \"/dev/null\"\ninitrd = \"/dev/null\"\nappend = \"\""), in: dir)
+            tail: "[kernel]\nkernel = \"\(EmptyFile.path)\"\ninitrd = \"\(EmptyFile.path)\"\nappend = \"\""), in: dir)
         let result = try IGVMManagerBinary.run(["measure", config])
         #expect(result.status == 0, "\(result.stderr)")
         // Features 0x1, as QEMU 10.2 with KVM_SEV_INIT2 and sev-snp-measure's default.

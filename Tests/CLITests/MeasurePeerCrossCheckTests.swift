@@ -42,19 +42,19 @@ struct MeasurePeerCrossCheckTests {
         ["--mode", "snp", "--vcpus", "4", "--vmm-type", "gce", "--ovmf", code],
         ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--guest-features", "0x21", "--ovmf", code],
         ["-v", "--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", code],
-        ["--mode", "snp", "--vcpus", "4", "--vcpu-type", "EPYC-v4", "--ovmf", amdSev, "--kernel", "/dev/null",
-         "--initrd", "/dev/null", "--append", "console=ttyS0"],
-        ["--mode", "seves", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", amdSev, "--kernel", "/dev/null"],
+        ["--mode", "snp", "--vcpus", "4", "--vcpu-type", "EPYC-v4", "--ovmf", amdSev, "--kernel", EmptyFile.path,
+         "--initrd", EmptyFile.path, "--append", "console=ttyS0"],
+        ["--mode", "seves", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", amdSev, "--kernel", EmptyFile.path],
         // Errors: same exit status (2 usage, 1 cannot measure) and nothing on stdout.
         ["--mode", "snp", "--vcpu-type", "EPYC-v4", "--ovmf", code],
         ["--mode", "snp", "--vcpus", "1", "--ovmf", code],
-        ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", code, "--initrd", "/dev/null"],
+        ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", code, "--initrd", EmptyFile.path],
         ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", code, "--append", "x"],
         ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--vmm-type", "kvm", "--ovmf", code],
         ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v9", "--ovmf", code],
         ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4"],
         ["--mode", "bogus", "--ovmf", code],
-        ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", x64, "--kernel", "/dev/null"],
+        ["--mode", "snp", "--vcpus", "1", "--vcpu-type", "EPYC-v4", "--ovmf", x64, "--kernel", EmptyFile.path],
     ].map(Case.init)
 
     static func compare(_ c: Case) throws {

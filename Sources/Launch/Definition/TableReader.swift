@@ -145,7 +145,13 @@ final class TableReader {
 }
 
 /// `0x`-prefixed hexadecimal numbers as config files write 64-bit values: `0x1f` / `0X1F`, 1 to
-/// 16 digits and nothing else (the value is a TOML string, so TOML's `_` separators do not apply).
+/// 16 digits, with `_` allowed only between two digits as in TOML's own integers
+/// (`0x8000_0000`); a sign, a leading, trailing or doubled `_` is not a number.
 enum HexNumber {
-    static func parse(_ text: String) -> UInt64? { Numeral.hex(text) }
+    static func parse(_ text: String) -> UInt64? {
+        guard text.hasPrefix("0x") || text.hasPrefix("0X") else { return nil }
+        let groups = text.dropFirst(2).split(separator: "_", omittingEmptySubsequences: false)
+        guard groups.allSatisfy({ !$0.isEmpty }) else { return nil }
+        return Numeral.hexDigits(groups.joined())
+    }
 }

@@ -6,10 +6,11 @@ public enum ShellQuoting {
     /// `word` unchanged when every character is one sh never interprets, else in single quotes
     /// (inside which nothing is special) with each `'` written as `'\''`.
     ///
-    /// A word with a control character (newline, ESC, CR…) or a bidirectional override is
+    /// A word with another control character (ESC, CR, BEL…) or a bidirectional override is
     /// written in ANSI-C form instead, `$'…'` with those characters as `\xHH`/`\u` escapes
     /// (bash, zsh, ksh and POSIX.1-2024 `sh` read it back exactly): printed raw, such a byte
-    /// would act on the terminal and the line would not stay one line.
+    /// would act on the terminal. Newline and tab stay inside single quotes, which every POSIX
+    /// `sh` reads.
     public static func quote(_ word: String) -> String {
         if !word.isEmpty && word.utf8.allSatisfy(isPlain) { return word }
         if word.unicodeScalars.contains(where: isInvisible) { return ansiC(word) }
@@ -38,9 +39,10 @@ public enum ShellQuoting {
         return h.count == 1 ? "0" + h : h
     }
 
-    /// Control characters (C0, DEL, C1) and bidirectional overrides.
+    /// Control characters (C0 but newline and tab, DEL, C1) and bidirectional overrides.
     static func isInvisible(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
+        case 0x0A, 0x09: false
         case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
         default: false
         }
