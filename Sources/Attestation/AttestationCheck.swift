@@ -1,3 +1,5 @@
+import Measure
+
 /// One verdict of a verification: what was compared, whether it held, and both sides.
 public struct AttestationCheck: Sendable, Equatable {
     /// Stable, lower-case names (`report-signature`, `measurement`, …) for scripts and tests.
@@ -15,15 +17,11 @@ public struct AttestationCheck: Sendable, Equatable {
 
     /// A check of two byte strings, shown as hex.
     static func bytes(_ name: String, expected: [UInt8], actual: [UInt8]) -> AttestationCheck {
-        AttestationCheck(name, ok: expected == actual, expected: hex(expected), actual: hex(actual))
+        AttestationCheck(name, ok: expected == actual, expected: Hex.encode(expected), actual: Hex.encode(actual))
     }
 
     /// A check whose outcome is a problem or none.
     static func outcome(_ name: String, expected: String, problem: String?, fine: String) -> AttestationCheck {
         AttestationCheck(name, ok: problem == nil, expected: expected, actual: problem ?? fine)
     }
-}
-
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
 }

@@ -42,7 +42,9 @@ public struct AttestationVerifier: Sendable {
         let ark = chain.ark
         let arkProblem = ark.subjectCommonName == "ARK-\(product)"
             ? CertificateSignature.problem(verifying: ark, signedBy: ark) : "the root is \(ark.subjectCommonName), not ARK-\(product)"
-        out.append(.outcome("ark", expected: "ARK-\(product), self-signed", problem: arkProblem, fine: "\(ark.subjectCommonName), self-signed"))
+        // A self-signature proves nothing about who made a root: say whether it is AMD's as built in.
+        let origin = ark.der == AMDTrustChain.builtIn(chain.product).ark.der ? "the built-in one" : "NOT the built-in one (given by file)"
+        out.append(.outcome("ark", expected: "ARK-\(product), self-signed", problem: arkProblem, fine: "\(ark.subjectCommonName), self-signed, \(origin)"))
 
         let intermediateName = kind.intermediateName.lowercased()
         var signer: AMDCertificate?

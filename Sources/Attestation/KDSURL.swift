@@ -1,3 +1,4 @@
+import Measure
 import SNPReport
 
 /// Where AMD's Key Distribution Service serves the certificates a report needs (AMD, "VCEK
@@ -17,7 +18,7 @@ public enum KDSURL {
         if let fmc = tcb.fmc { query.append(("fmcSPL", fmc)) }
         query += [("blSPL", tcb.bootloader), ("teeSPL", tcb.tee), ("snpSPL", tcb.snp), ("ucodeSPL", tcb.microcode)]
         let parameters = query.map { "\($0.0)=\($0.1 < 10 ? "0" : "")\($0.1)" }.joined(separator: "&")
-        return "\(base)/vcek/v1/\(product.kdsName)/\(hex(hwID))?\(parameters)"
+        return "\(base)/vcek/v1/\(product.kdsName)/\(Hex.encode(hwID))?\(parameters)"
     }
 
     /// ASK + ARK (`vcek`) or ASVK + ARK (`vlek`), PEM.

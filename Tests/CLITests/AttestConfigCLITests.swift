@@ -154,6 +154,7 @@ struct AttestConfigCLITests {
         #expect(checks["author-key-digest"]?["expected"]?.stringValue == ids["author-key-digest"]?.stringValue)
         #expect(checks["report-data"]?["ok"]?.boolValue == true)
         #expect(checks["report-signature"]?["ok"]?.boolValue == true)
+        #expect(checks["ark"]?["actual"]?.stringValue == "ARK-Milan, self-signed, NOT the built-in one (given by file)")
 
         var flipped = Self.hex(Self.digest)
         flipped[47] ^= 0x01
