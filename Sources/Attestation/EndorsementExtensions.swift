@@ -3,7 +3,7 @@ import SwiftASN1
 
 /// What AMD writes into a VCEK or VLEK certificate about the chip and firmware it speaks for
 /// (AMD, "Versioned Chip Endorsement Key (VCEK) Certificate and KDS Interface Specification"
-/// 57230, "VCEK Certificate Extensions"; the VLEK specification 58369 for csp_id): the chip's
+/// 57230, "VCEK Certificate Extensions"; AMD's VLEK certificate definition for csp_id): the chip's
 /// hwID and the security patch level of each firmware component, under 1.3.6.1.4.1.3704.1.
 public struct EndorsementExtensions: Sendable, Equatable {
     static let structVersionOID: ASN1ObjectIdentifier = [1, 3, 6, 1, 4, 1, 3704, 1, 1]

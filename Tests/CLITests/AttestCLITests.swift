@@ -95,6 +95,25 @@ struct AttestCLITests {
         #expect(bad.stdout.hasSuffix("NOT verified: 2 of 12 checks failed (measurement, minimum-tcb)\n"), "\(bad.stdout)")
     }
 
+    @Test("verify --certs DIR: the VCEK and the chain as snpguest writes them (vcek.der, ask.pem, ark.pem from the Milan cert_chain); a folder without a VCEK exits 2")
+    func verifyCertsFolder() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let chain = try String(contentsOf: Self.virtee.appendingPathComponent("cert_chain_milan"), encoding: .utf8)
+        let blocks = chain.components(separatedBy: "-----END CERTIFICATE-----").filter { $0.contains("BEGIN") }
+        try #require(blocks.count == 2)
+        try (blocks[0] + "-----END CERTIFICATE-----\n").write(to: dir.appendingPathComponent("ask.pem"), atomically: true, encoding: .utf8)
+        try (blocks[1] + "-----END CERTIFICATE-----\n").write(to: dir.appendingPathComponent("ark.pem"), atomically: true, encoding: .utf8)
+        let empty = try IGVMManagerBinary.run(["attest", "verify", Self.virtee.appendingPathComponent("report_milan.bin").path, "--certs", dir.path])
+        #expect(empty.status == 2)
+        #expect(empty.stderr == "igvm-mgr: error: --certs \(dir.path): no vcek.der, vcek.pem, vlek.der or vlek.pem in it\n")
+        try Data(contentsOf: Self.virtee.appendingPathComponent("vcek_milan.der")).write(to: dir.appendingPathComponent("vcek.der"))
+        let r = try IGVMManagerBinary.run(["attest", "verify", Self.virtee.appendingPathComponent("report_milan.bin").path, "--certs", dir.path])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(r.stdout.contains("✔ ask: SEV-Milan, signed by ARK-Milan"))
+        #expect(r.stdout.contains("✔ ark: ARK-Milan, self-signed, the built-in one"))
+    }
+
     @Test("usage errors and unreadable input exit 2 with one line; no VCEK prints the KDS URL")
     func usageErrors() throws {
         let report = Self.real("milan_v3_az_v0.bin"), vcek = Self.real("milan_v3_az_v0_vcek.der")
