@@ -64,12 +64,13 @@ public enum UnixTime {
         return "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay % 3600 / 60)):\(two(secondOfDay % 60))Z"
     }
 
-    /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ`; nil for anything else.
+    /// Parses `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM:SSZ` (years 1–9999); nil for anything else.
     public static func parse(_ text: String) -> Int64? {
         let digits = text.split(whereSeparator: { "-T:Z".contains($0) }).map { Int($0) }
         guard digits.allSatisfy({ $0 != nil }), digits.count == 3 || digits.count == 6 else { return nil }
         let v = digits.map { $0! }
-        guard (1...12).contains(v[1]), (1...31).contains(v[2]) else { return nil }
+        // Four-digit years only: the arithmetic stays far from overflow, and X.509 times are so.
+        guard (1...9999).contains(v[0]), (1...12).contains(v[1]), (1...31).contains(v[2]) else { return nil }
         if v.count == 6 {
             guard text.hasSuffix("Z"), (0...23).contains(v[3]), (0...59).contains(v[4]), (0...60).contains(v[5]) else { return nil }
             return seconds(year: v[0], month: v[1], day: v[2], hour: v[3], minute: v[4], second: v[5])

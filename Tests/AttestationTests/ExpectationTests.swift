@@ -116,6 +116,6 @@ struct ExpectationTests {
         #expect(UnixTime.parse("2025-12-10T00:00:00Z") == 1_765_324_800)
         #expect(UnixTime.rfc3339(1_765_324_800) == "2025-12-10T00:00:00Z")
         #expect(UnixTime.rfc3339(UnixTime.parse("2000-02-29T23:59:59Z")!) == "2000-02-29T23:59:59Z")
-        for bad in ["2025-13-01", "yesterday", "2025-12-10T00:00:00", "2025-12"] { #expect(UnixTime.parse(bad) == nil, "\(bad)") }
+        for bad in ["2025-13-01", "yesterday", "2025-12-10T00:00:00", "2025-12", "99999999999999-01-01", "0-01-01"] { #expect(UnixTime.parse(bad) == nil, "\(bad)") }
     }
 }
