@@ -84,10 +84,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
-        .testTarget(name: "AttestationTests", dependencies: [
-            "Attestation", "SNPReport", "Measure", "TestSupport",
-            .product(name: "Crypto", package: "swift-crypto"),
-        ]),
+        .testTarget(name: "AttestationTests", dependencies: ["Attestation", "SNPReport", "IGVM", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),
     ]
