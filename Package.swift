@@ -10,6 +10,8 @@ let package = Package(
         .executable(name: "igvm-mgr", targets: ["igvm-mgr"]),
         .library(name: "IGVMManager", targets: ["JSON", "FileAccess", "Numerals", "ObjectModel", "IGVM", "Measure", "QMP", "Launch"]),
         .library(name: "IGVMFormat", targets: ["IGVM"]),
+        // The SEV-SNP attestation report parser alone (no crypto): what the libFuzzer target links.
+        .library(name: "SNPReportFormat", targets: ["SNPReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -17,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // libjansson, wrapped once: only the JSON module imports it.
@@ -42,6 +46,16 @@ let package = Package(
             "IGVM", "FileAccess",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        // SEV-SNP attestation reports: the parser is bare (plus IGVM's policy bits) so that its
+        // libFuzzer build stays small; verification adds the certificate chain and signatures.
+        .target(name: "SNPReport", dependencies: ["IGVM"]),
+        .target(name: "Attestation", dependencies: [
+            "SNPReport", "IGVM", "Measure",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),  // RSA-PSS for AMD's chain
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .target(name: "QMP", dependencies: [
             "JSON",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -57,7 +71,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),  // SHA-256 of guest-supplied firmware
         ]),
         .executableTarget(name: "igvm-mgr", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch", "FileAccess", "Numerals",
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch", "FileAccess", "Numerals", "SNPReport", "Attestation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -77,6 +91,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
+        .testTarget(name: "AttestationTests", dependencies: ["Attestation", "SNPReport", "IGVM", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),
     ]

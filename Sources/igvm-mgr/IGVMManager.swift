@@ -18,6 +18,7 @@ struct IGVMManager: AsyncParsableCommand {
             IGVMCommand.self,
             MeasureCommand.self,
             IDBlockCommand.self,
+            AttestCommand.self,
         ]
     )
 }
