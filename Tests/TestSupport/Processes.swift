@@ -2,9 +2,12 @@ import Foundation
 
 /// The result of running a program to completion.
 public struct ProcessResult: Sendable {
+    /// The exit status, or the signal number when `signal` is set.
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// The signal that ended the process, when one did.
+    public var signal: Int32? = nil
 }
 
 public enum TestProcess {
@@ -37,7 +40,8 @@ public enum TestProcess {
         return ProcessResult(
             status: process.terminationStatus,
             stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+            stderr: String(decoding: errData, as: UTF8.self),
+            signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 }
 
