@@ -1,5 +1,5 @@
 /// CRC-32/ISO-HDLC (zlib's `crc32`, Rust's `crc32fast`): reflected polynomial 0xEDB88320,
-/// initial value and final xor 0xFFFFFFFF. IGVM's header checksum uses it (ref §1.2).
+/// initial value and final xor 0xFFFFFFFF. IGVM's header checksum uses it (microsoft/igvm `igvm/src/lib.rs`).
 public struct CRC32: Sendable {
     private static let table: [UInt32] = (0..<256).map { n -> UInt32 in
         var c = UInt32(n)
@@ -30,7 +30,7 @@ public struct CRC32: Sendable {
     }
 }
 
-/// The IGVM header checksum (ref-igvm-snp.md §1.2).
+/// The IGVM header checksum: CRC-32 of the fixed header (checksum zeroed) and the variable headers.
 public enum IGVMChecksum {
     /// The checksum libigvm expects for `bytes`: CRC-32 of the fixed header (24 bytes for V1,
     /// 32 for V2, checksum zeroed) and the variable-header section. Nil when the fixed header

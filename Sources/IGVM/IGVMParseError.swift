@@ -68,7 +68,7 @@ public enum IGVMAPIResult: Int32, Sendable, CaseIterable {
 
 /// The rule a malformed file breaks. Each case is one check of libigvm's
 /// `IgvmFile::new_from_binary`, named after the Rust error it raises, in check order
-/// (ref-igvm-snp.md §1.10).
+/// (microsoft/igvm `igvm/src/lib.rs`).
 public enum IGVMParseRule: String, Sendable, CaseIterable {
     // Fixed header.
     case fileTooSmall = "file-too-small"

@@ -1,4 +1,4 @@
-// Typed values for the IGVM binary format (microsoft/igvm `igvm_defs` 0.4; ref-igvm-snp.md §1).
+// Typed values for the IGVM binary format (microsoft/igvm `igvm_defs` 0.4).
 
 /// `IGVM_MAGIC_VALUE`: ASCII "IGVM" read as a little-endian u32.
 public let igvmMagic: UInt32 = 0x4D56_4749
@@ -7,7 +7,7 @@ public let igvmPageSize: UInt64 = 4096
 /// The GPA KVM uses for every VMSA (`INITIAL_VMSA_GPA`), which QEMU requires in IGVM files.
 public let igvmKVMVMSAGPA: UInt64 = 0xFFFF_FFFF_F000
 
-/// Variable-header type codes (`IgvmVariableHeaderType`, ref §1.4).
+/// Variable-header type codes (`IgvmVariableHeaderType`, igvm_defs).
 public enum IGVMHeaderType: UInt32, Sendable, CaseIterable {
     case supportedPlatform = 0x001
     case guestPolicy = 0x101
@@ -89,7 +89,7 @@ public enum IGVMHeaderType: UInt32, Sendable, CaseIterable {
     }
 }
 
-/// Which section of the variable headers a type code belongs to (ref §1.3).
+/// Which section of the variable headers a type code belongs to (IGVM specification, variable header sections).
 public enum IGVMSection: String, Sendable {
     case platform, initialization, directive
 
@@ -104,7 +104,7 @@ public enum IGVMSection: String, Sendable {
     }
 }
 
-/// `IgvmPlatformType` (ref §1.6).
+/// `IgvmPlatformType` (igvm_defs).
 public enum IGVMPlatformType: UInt8, Sendable, CaseIterable, Codable {
     case native = 0x00
     case vsmIsolation = 0x01
@@ -132,7 +132,7 @@ public enum IGVMPlatformType: UInt8, Sendable, CaseIterable, Codable {
     }
 }
 
-/// `IgvmPageDataType` (ref §1.7).
+/// `IgvmPageDataType` (igvm_defs).
 public enum IGVMPageDataType: UInt16, Sendable, CaseIterable {
     case normal = 0
     case secrets = 1

@@ -6,14 +6,13 @@ public struct IGVMBuildError: Error, Sendable, Equatable, CustomStringConvertibl
 }
 
 /// Builds an IGVM file QEMU's loader accepts from an OVMF image, the way buildigvm does
-/// (ref-igvm-snp.md §4), for one or several platforms in one file (seed 001: "a single igvm
-/// file supporting all platforms"):
+/// (roy-hopkins/buildigvm), for one or several platforms in one file:
 ///
 /// - one SUPPORTED_PLATFORM per platform, masks 1, 2, 4… in the order given;
 /// - a GUEST_POLICY per platform (sev 0x1, sev-es 0x5, sev-snp 0x30000, native 0, or `policy`);
 /// - every 4 KiB of OVMF as NORMAL PAGE_DATA ending at 4 GiB, shared by all platforms;
 /// - for SEV-SNP, the OVMF SEV metadata sections: SECRETS and CPUID pages, zero pages for
-///   SEC_MEM, SVSM_CAA and kernel-hash ranges (QEMU fills none of them when IGVM is used, §2.8);
+///   SEC_MEM, SVSM_CAA and kernel-hash ranges (QEMU fills none of them when IGVM is used);
 /// - for SEV-ES and SEV-SNP, one VMSA per vCPU at 0xFFFFFFFFF000, last: vCPU 0 at the reset
 ///   vector 0xFFFFFFF0, the others at the SEV-ES reset block's EIP (KVM measures VMSAs last).
 public struct OVMFIGVMBuilder: Sendable {
@@ -41,7 +40,7 @@ public struct OVMFIGVMBuilder: Sendable {
         }
     }
 
-    /// The platforms QEMU's loader can run (ref §2.3).
+    /// The platforms QEMU's loader can run (`qigvm_supported_platform_compat_mask`, backends/igvm.c).
     public static let supportedPlatforms: [IGVMPlatformType] = [.native, .sev, .sevES, .sevSNP]
 
     public func policy(for platform: IGVMPlatformType) -> UInt64 {

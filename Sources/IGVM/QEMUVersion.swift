@@ -37,7 +37,7 @@ public struct QEMUVersion: Sendable, Hashable, Comparable, CustomStringConvertib
     public static let madtCommandLineDeviceTree = QEMUVersion(major: 11, minor: 0)
 
     /// The header types QEMU's loader has a handler for; any other type fails the whole file,
-    /// whatever its compatibility mask (ref-igvm-snp.md §0 finding 2, §2.1, §2.4).
+    /// whatever its compatibility mask (`qigvm_handler` and its `handlers` table, backends/igvm.c).
     public var igvmHandledTypes: Set<IGVMHeaderType> {
         guard self >= Self.igvmSupport else { return [] }
         var types: Set<IGVMHeaderType> = [.pageData, .vpContext, .parameterArea, .parameterInsert, .memoryMap,

@@ -1,6 +1,6 @@
 /// An AMD SEV-ES/SEV-SNP VM save area (VMSA, APM Vol. 2 Table B-4) as the 4 KiB page IGVM
 /// stores and SEV-SNP measures. Backed by the raw page so serialization is exact; named
-/// accessors cover the fields QEMU lets an IGVM VMSA set (ref-igvm-snp.md §1.5, §2.6).
+/// accessors cover the fields QEMU lets an IGVM VMSA set (`check_vmsa_supported`, target/i386/sev.c).
 public struct SEVVMSA: Sendable, Hashable {
     /// The page, always exactly 4096 bytes.
     public private(set) var bytes: [UInt8]
@@ -104,7 +104,7 @@ public struct SEVVMSA: Sendable, Hashable {
     /// True when the bytes past QEMU's checked area (0x670…0xFFF) are all zero, as KVM's are.
     public var tailIsZero: Bool { bytes[Offset.qemuCheckedEnd...].allSatisfy { $0 == 0 } }
 
-    /// The reset-state VMSA QEMU/KVM builds and sev-snp-measure models (ref §3.2 item 5):
+    /// The reset-state VMSA QEMU/KVM builds and sev-snp-measure models (sev-snp-measure `vmsa.py`):
     /// real mode at `eip` (0xFFFFFFF0 for the BSP, the SEV-ES reset block EIP for APs).
     /// - Parameters:
     ///   - rdx: the vCPU signature sev-snp-measure puts in RDX (buildigvm uses 0).

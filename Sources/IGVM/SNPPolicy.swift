@@ -1,4 +1,4 @@
-/// The SEV-SNP guest policy (`SNP_LAUNCH_START.POLICY`, ref-igvm-snp.md §5.3).
+/// The SEV-SNP guest policy (`SNP_LAUNCH_START.POLICY`, AMD SEV Secure Nested Paging Firmware ABI Specification, guest policy).
 public struct SNPPolicy: Sendable, Hashable {
     public var rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }

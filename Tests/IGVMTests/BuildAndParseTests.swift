@@ -26,7 +26,7 @@ import TestSupport
         #expect(file.directives.count == writer.entries.count)
         // Writer and parser are inverses: the parsed file re-serializes to the same bytes.
         #expect(file.writer().serialize() == bytes)
-        // Layout per §1: V1 header, variable headers at 24, CRC over header + variable headers.
+        // Layout: V1 header, variable headers at 24, CRC over header + variable headers.
         #expect(file.fixedHeader.formatVersion == 1)
         #expect(file.fixedHeader.variableHeaderOffset == 24)
         #expect(Int(file.fixedHeader.totalFileSize) == bytes.count)

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// OVMF footer table and SEV metadata, checked against sev-snp-measure's fixtures (README in
-/// shared/fixtures/sev-snp-measure and ref-igvm-snp.md §7.1).
+/// Tests/Fixtures/sev-snp-measure).
 @Suite struct OVMFTests {
     static func fixture(_ name: String) throws -> OVMFImage {
         let url = TestPaths.fixtures.appendingPathComponent("sev-snp-measure/\(name)")
@@ -58,7 +58,7 @@ import TestSupport
     }
 
     /// The reset VMSA is byte-compatible with sev-snp-measure's: SHA-384 of the page for EPYC-v4
-    /// (RDX 0x800F12) and guest features 0x1 matches its published constants (ref §7.1).
+    /// (RDX 0x800F12) and guest features 0x1 matches its published constants.
     @Test func resetVMSAMatchesSevSnpMeasure() throws {
         let python = "/usr/bin/python3"
         func sha384(_ bytes: [UInt8]) throws -> String {

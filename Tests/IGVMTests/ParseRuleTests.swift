@@ -1,7 +1,7 @@
 import IGVM
 import Testing
 
-/// One minimal file per libigvm rule (ref-igvm-snp.md §1.10, §8 items 1-5): it breaks only that
+/// One minimal file per libigvm rule (microsoft/igvm `igvm/src/lib.rs`): it breaks only that
 /// rule, and the error names the rule, the byte offset and the IGVMAPI code QEMU prints.
 struct RuleCase: Sendable, CustomTestStringConvertible {
     let name: String
@@ -24,7 +24,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
     typealias M = MiniFile
 
     static let cases: [RuleCase] = [
-        // §1.10 item 1-4: fixed header.
+        // fixed header.
         RuleCase("16-byte file (libigvm's C test)", .fileTooSmall, -16, at: 0) { Array(1...16) },
         RuleCase("bad magic", .badMagic, -16, at: 0) { M.patched(UInt8(0x4A), at: 0) },
         RuleCase("format version 3", .unsupportedFormatVersion, -16, at: 4) { M.patched(UInt32(3), at: 4) },
@@ -42,7 +42,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
             M.patched(UInt32(0xFFFF_FFF0), at: 0xC)
         },
         RuleCase("checksum", .checksumMismatch, -18, at: 0x14) { M.patched(UInt32(0xDEAD_BEEF), at: 0x14, repair: false) },
-        // §1.10 item 5: framing.
+        // framing.
         RuleCase("4 stray bytes at the end of the section", .truncatedVariableHeader, -17, at: 0x68) { M.patched(UInt32(0x50 + 4), at: 0xC) },
         RuleCase("type 0x201 between sections", .typeOutsideSections, -17, at: 0x48) { M.patched(UInt32(0x201), at: 0x48) },
         RuleCase("optional bit is not honoured", .typeOutsideSections, -17, at: 0x48) { M.patched(UInt32(0x8000_0302), at: 0x48) },
@@ -57,7 +57,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
             let b = M.bytes { $0.add(M.vp(1), data: SEVVMSA.resetState(eip: 0xFFFF_FFF0, sevFeatures: 1).bytes) }
             return M.patched(UInt32(0x50 + 8 + 20), at: 0xC, b)
         },
-        // §1.10 item 6: platform header.
+        // platform header.
         RuleCase("platform mask with two bits", .invalidCompatibilityMask, -9, at: 0x20) { M.patched(UInt32(3), at: 0x20) },
         RuleCase("highest_vtl 1", .invalidVTL, -9, at: 0x24) { M.patched(UInt8(1), at: 0x24) },
         RuleCase("platform type 7", .invalidPlatformType, -9, at: 0x25) { M.patched(UInt8(7), at: 0x25) },
@@ -68,7 +68,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         },
         RuleCase("no platform header", .noPlatformHeaders, -5, at: 0x18) { M.bytes { $0.platforms = [] } },
         RuleCase("sev-snp in an AArch64 file", .platformArchitecture, -23, at: 0x2D) { M.bytes(version: 2, arch: 1) },
-        // §1.10 item 7: initialization headers.
+        // initialization headers.
         RuleCase("GUEST_POLICY reserved", .reservedNotZero, -10, at: 0x44) { M.patched(UInt32(1), at: 0x44) },
         RuleCase("relocation alignment not 4K", .relocationAlignment, -10, at: 0x58) {
             M.bytes { $0.initializations.append(M.region(gpa: 0x100000, alignment: 0x800)) }
@@ -102,7 +102,7 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         RuleCase("relocation without a VBS VP context", .noMatchingVPContext, -22, at: 0x18) {
             M.bytes { $0.initializations.append(M.region(gpa: 0x100000)) }
         },
-        // §1.10 item 8: directives.
+        // directives.
         RuleCase("PAGE_DATA reserved", .reservedNotZero, -11, at: 0x66) { M.patched(UInt16(1), at: 0x66) },
         RuleCase("PAGE_DATA gpa not 4K", .unalignedAddress, -11, at: 0x50) { M.patched(UInt64(0x1001), at: 0x50) },
         RuleCase("PAGE_DATA data type 4", .invalidPageDataType, -11, at: 0x64) { M.patched(UInt16(4), at: 0x64) },

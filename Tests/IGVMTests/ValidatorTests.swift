@@ -1,7 +1,7 @@
 import IGVM
 import Testing
 
-/// The QEMU-loader checks of `IGVMValidator` (issue item 2, ref-igvm-snp.md §2 and §8): each
+/// The QEMU-loader checks of `IGVMValidator` (backends/igvm.c, target/i386/sev.c): each
 /// minimal file triggers one problem.
 @Suite struct ValidatorTests {
     typealias M = MiniFile

@@ -69,7 +69,7 @@ public enum ConfigValidation {
         }
         let file: IGVMFile
         do {
-            file = try IGVMFile(bytes: [UInt8](data))
+            file = try IGVMFile(bytes: [UInt8](data), release: .v0_4_0)  // the libigvm QEMU 10.1/10.2 link
         } catch {
             return [problem(.qemu, "QEMU's IGVM loader (libigvm) rejects \(JSONQuoted(path)): \(error)")]
         }
@@ -166,7 +166,7 @@ public enum ConfigValidation {
         }
     }
 
-    /// What the targeted QEMU version lacks (REFERENCE.md: igvm-cfg >= 10.1, native IGVM >= 10.2,
+    /// What the targeted QEMU version lacks (igvm-cfg >= 10.1, native IGVM >= 10.2,
     /// sev-snp-guest >= 9.1; `nocc` only in a fork).
     static func versionProblems(_ d: VMDefinition, version: QEMUVersion?) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
