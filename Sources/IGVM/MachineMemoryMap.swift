@@ -68,6 +68,17 @@ public struct MachineMemoryMap: Sendable, Hashable, CustomStringConvertible {
         guard Self.ramSizes.contains(ramSize) else { return nil }
         self.machine = machine
         self.ramSize = ramSize
+        belowFourGiB = Self.ramBelowFourGiB(machine: machine, ramSize: ramSize)
+        aboveFourGiB = ramSize - belowFourGiB
+        var regions = [Region(name: "ram-below-4g", start: 0, size: belowFourGiB, isRAM: true)] + Self.devices
+        if aboveFourGiB > 0 {
+            regions.append(Region(name: "ram-above-4g", start: Self.fourGiB, size: aboveFourGiB, isRAM: true))
+        }
+        self.regions = regions
+    }
+
+    /// How much of `ramSize` QEMU maps from 0 (`below_4g_mem_size`); the rest goes from 4 GiB.
+    public static func ramBelowFourGiB(machine: Machine, ramSize: UInt64) -> UInt64 {
         let lowMemory: UInt64
         switch machine {
         case .q35:
@@ -78,13 +89,7 @@ public struct MachineMemoryMap: Sendable, Hashable, CustomStringConvertible {
             // once RAM reaches it.
             lowMemory = ramSize >= 0xE000_0000 ? 0xC000_0000 : 0xE000_0000
         }
-        belowFourGiB = min(ramSize, lowMemory)
-        aboveFourGiB = ramSize - belowFourGiB
-        var regions = [Region(name: "ram-below-4g", start: 0, size: belowFourGiB, isRAM: true)] + Self.devices
-        if aboveFourGiB > 0 {
-            regions.append(Region(name: "ram-above-4g", start: Self.fourGiB, size: aboveFourGiB, isRAM: true))
-        }
-        self.regions = regions
+        return min(ramSize, lowMemory)
     }
 
     public var description: String {
