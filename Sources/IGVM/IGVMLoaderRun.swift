@@ -25,7 +25,11 @@ struct IGVMLoaderRun {
         space = validator.memoryMap.map(GuestPhysicalSpace.init)
     }
 
+    /// The selected platform's type (`ctx->platform_type`).
     private var type: IGVMPlatformType { platform.platformType }
+    /// The confidential-guest object's type: what target/i386/sev.c checks (`sev_snp_enabled`,
+    /// `sev_es_enabled`), which can be stronger than the selected platform after a fallback.
+    private var guestType: IGVMPlatformType { validator.platform }
     private var mask: UInt32 { platform.compatibilityMask }
     /// `ctx->machine_state->cgs`: a confidential-guest-support object exists for SEV targets.
     private var confidential: Bool { validator.platform != .native }
@@ -160,7 +164,7 @@ struct IGVMLoaderRun {
             add(.warning, "page-type", "PAGE_DATA at \(hex(page.gpa)) has type \(page.dataType.name): QEMU's IGVM documentation "
                 + "calls that an error outside SEV-SNP, but without a confidential-guest object QEMU \(version) never looks at "
                 + "the page type and loads it as a normal page", offset)
-        } else if type != .sevSNP {
+        } else if guestType != .sevSNP {
             let what = page.dataType == .secrets ? "secrets page" : "CPUID page"
             add(.error, "page-type", "PAGE_DATA at \(hex(page.gpa)) has type \(page.dataType.name), which only SEV-SNP supports",
                 offset, qemuSays: "attempt to configure \(what), but SEV-SNP is not enabled")
@@ -172,7 +176,7 @@ struct IGVMLoaderRun {
     private mutating func parameterInsert(_ insert: IGVMParameterInsert, index: Int, offset: Int) {
         // The measurement order: QEMU keeps the latest page run pending until the next
         // PAGE_DATA, so on SEV-SNP an insert's UNMEASURED update precedes that run's pages.
-        if type == .sevSNP, let run = pending {
+        if guestType == .sevSNP, let run = pending {
             add(.warning, "insert-splits-run", "PARAMETER_INSERT at \(hex(insert.gpa)) is measured before the page run that precedes it "
                 + "(from offset \(hex(file.directiveOffsets[run.startIndex]))): QEMU flushes a run only at the next PAGE_DATA, so its "
                 + "SEV-SNP launch digest order differs from file order", offset)
@@ -224,8 +228,7 @@ struct IGVMLoaderRun {
 
     private mutating func vpContext(_ context: IGVMVPContext, offset: Int) {
         seenVPContext = true
-        switch type {
-        case .native where !confidential:
+        if !confidential {
             // qigvm_x86_set_vp_context (target/i386/igvm.c): BSP only, a later one replaces it.
             if context.vpIndex != 0 {
                 add(.error, "directive-platform", "native VP context for vp_index \(context.vpIndex): QEMU sets the context of the "
@@ -234,15 +237,14 @@ struct IGVMLoaderRun {
                 add(.warning, "vmsa-duplicate", "second native VP context for the BSP (first at \(hex(previous))): QEMU keeps the last one", offset)
             }
             vmsaIndexes[context.vpIndex] = offset
-        case .native, .sev:
-            add(.error, "directive-platform", "VP_CONTEXT is not supported on \(type.name) (it needs SEV-ES encrypted save state)",
+        } else if guestType == .sev {
+            // cgs_set_guest_state (target/i386/sev.c) takes a VMSA only with SEV-ES.
+            add(.error, "directive-platform", "VP_CONTEXT is not supported on sev (it needs SEV-ES encrypted save state)",
                 offset, qemuSays: "attempt to configure initial VMSA, but SEV-ES is not supported")
-        case .sevES, .sevSNP:
+        } else {
             var indexes = vmsaIndexes
-            problems += IGVMVMSACheck(validator: validator, type: type).problems(file, context, offset: offset, indexes: &indexes)
+            problems += IGVMVMSACheck(validator: validator, type: guestType).problems(file, context, offset: offset, indexes: &indexes)
             vmsaIndexes = indexes
-        default:
-            break
         }
     }
 

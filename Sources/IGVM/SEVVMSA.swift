@@ -101,8 +101,6 @@ public struct SEVVMSA: Sendable, Hashable {
         return ranges
     }
 
-    /// True when the bytes past QEMU's checked area (0x670…0xFFF) are all zero, as KVM's are.
-    public var tailIsZero: Bool { bytes[Offset.qemuCheckedEnd...].allSatisfy { $0 == 0 } }
 
     /// The reset-state VMSA QEMU/KVM builds and sev-snp-measure models (sev-snp-measure `vmsa.py`):
     /// real mode at `eip` (0xFFFFFFF0 for the BSP, the SEV-ES reset block EIP for APs).

@@ -282,7 +282,10 @@ struct IGVMCheck: ParsableCommand {
             Output.line("\(file): ok for \(target)")
         } else {
             for p in problems { Output.line("\(file): \(p)") }
-            Output.line("\(file): \(target): \(verdict)")
+            // Launch problems come after QEMU has loaded the file (KVM, the SEV firmware).
+            let launch = problems.first { $0.isFatal && $0.stage == .launch }
+            let then = verdict == .loads ? launch.map { ", then the launch fails (\($0.code))" } ?? "" : ""
+            Output.line("\(file): \(target): \(verdict)\(then)")
         }
         if failed { throw ExitStatus.failure }
     }

@@ -67,6 +67,9 @@ import TestSupport
         #expect(bad.status == 1)
         let codes = try JSON.decode(bad.stdout)["problems"]?.arrayValue?.compactMap { $0["code"]?.stringValue } ?? []
         #expect(codes == ["policy-mismatch", "vmsa-count"])
+        // QEMU loads it; KVM and the SEV firmware are what refuse it.
+        let text = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "sev-snp", "--cpus", "4"])
+        #expect(text.stdout.hasSuffix("QEMU loads the file, then the launch fails (vmsa-count)\n"), "\(text.stdout)")
         // Warnings only → exit 0.
         let warn = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "sev-snp", "--qemu-version", "11.0"])
         #expect(warn.status == 0)
