@@ -2,9 +2,11 @@
 ///
 /// QEMU 10.1 and 10.2 process the IGVM file at the end of `pc_q35_init` (hw/i386/pc_q35.c) and
 /// `pc_init1` (hw/i386/pc_piix.c): RAM, the CPUs' local APIC, the IOAPIC and the HPET exist,
-/// the first machine reset has not happened yet. So the PAM and SMRAM aliases are still off or
-/// show only RAM, the q35 MMCONFIG window (mapped by `mch_update_pciexbar` at reset) is not
-/// there, and with an IGVM file `pc_system_firmware_init` (hw/i386/pc_sysfw.c) maps no BIOS.
+/// the first machine reset has not happened yet. So the PAM aliases are still disabled
+/// (`init_pam`, hw/pci-host/pam.c; `pam_update` runs at reset) and the SMRAM alias shows an
+/// empty PCI window, leaving RAM visible below 1 MiB; the q35 MMCONFIG window (mapped by
+/// `mch_update_pciexbar` at reset) is not there; and with an IGVM file
+/// `pc_system_firmware_init` (hw/i386/pc_sysfw.c) maps no BIOS.
 /// The map is that of the VMs igvm-mgr starts: `-nodefaults` (no VGA window), HPET on.
 public struct MachineMemoryMap: Sendable, Hashable, CustomStringConvertible {
     /// The machine families igvm-mgr launches.
@@ -59,7 +61,8 @@ public struct MachineMemoryMap: Sendable, Hashable, CustomStringConvertible {
         Region(name: "ioapic", start: 0xFEC0_0000, size: 0x1000, isRAM: false),
         // HPET_BASE, HPET_LEN (hw/timer/hpet.c), created by pc_basic_device_init.
         Region(name: "hpet", start: 0xFED0_0000, size: 0x400, isRAM: false),
-        // APIC_DEFAULT_ADDRESS with APIC_SPACE_SIZE (1 MiB), mapped by x86_cpu_apic_realize.
+        // APIC_DEFAULT_ADDRESS with APIC_SPACE_SIZE (1 MiB, target/i386/cpu.h), mapped by
+        // x86_cpu_apic_realize.
         Region(name: "apic-msi", start: 0xFEE0_0000, size: 0x10_0000, isRAM: false),
     ]
 
