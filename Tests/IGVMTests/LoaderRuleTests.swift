@@ -113,6 +113,24 @@ enum LoaderVerdictComparison {
         #expect(LoaderVerdictComparison.agrees(.refuses(code: "parameter-offset", qemuSays: nil), .refused(status: 1, stderr: "x")))
     }
 
+    /// The same command line against the installed QEMU (10.0, no IGVM support): QEMU parses
+    /// it up to the IGVM object and refuses that, which `load` reports as a refusal with
+    /// QEMU's line, so the comparison would fail loudly rather than pass on such a binary.
+    @Test func loadRunsQEMUAndReportsItsRefusal() throws {
+        let qemu = try QEMU.binary()
+        let dir = try TestPaths.makeTemporaryDirectory("igvm-rule")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("ok.igvm").path
+        try Data(RuleFile.native { $0.add(RuleFile.page(0x1000)) }).write(to: URL(fileURLWithPath: path))
+        let outcome = try QEMUWithIGVM.load(path, machine: "q35", memory: "512M", binary: qemu)
+        guard case .refused(let status, let stderr) = outcome else {
+            Issue.record("the installed QEMU was expected to refuse igvm-cfg: \(outcome)")
+            return
+        }
+        #expect(status == 1 && stderr.contains("igvm-cfg"), "\(stderr)")
+        #expect(!LoaderVerdictComparison.agrees(.loads, outcome))
+    }
+
     @Test func skipsNamingTheVariableWhenUnset() {
         #expect(QEMUWithIGVM.skipReason.contains("IGVM_MGR_TEST_QEMU_IGVM"))
         #expect(QEMUWithIGVM.variable == "IGVM_MGR_TEST_QEMU_IGVM")
