@@ -143,11 +143,15 @@ struct IGVMParser {
             case .directive: .invalidBinaryDirectiveHeader
             }
             guard let type = IGVMHeaderType(rawValue: typeCode), let expected = type.payloadLength,
-                  type != .corimDocument, type != .corimSignature, Int(length) == expected else {
+                  type != .corimDocument, type != .corimSignature, Int(length) == expected,
+                  type != .ccaPolicy || release != .v0_4_0 else {
                 let known = IGVMHeaderType(rawValue: typeCode)
                 let why: String
                 if let known, known == .corimDocument || known == .corimSignature {
                     why = "\(known.cName) needs libigvm's optional `corim` feature, which the C library does not enable"
+                } else if known == .ccaPolicy && release == .v0_4_0 {
+                    // CCA support (platform, policy, VP context) came after 0.4.0.
+                    why = "IGVM_VHT_CCA_POLICY is not a header libigvm 0.4.0 knows"
                 } else if let known, let expected = known.payloadLength {
                     why = "\(known.cName) length is \(length), libigvm requires exactly \(expected)"
                 } else {

@@ -1,8 +1,9 @@
 /// Which libigvm release's acceptance `IGVMFile(bytes:release:)` reproduces. The parsers differ
 /// only where a release changed what `IgvmFile::new_from_binary` (igvm/src/lib.rs) accepts.
 public enum LibIGVMRelease: String, Sendable, CaseIterable {
-    /// igvm 0.4.0, the release QEMU 10.1 and 10.2 are built with: it knows no CCA platform type,
-    /// and its `SevVmsa` is the 0x670-byte save area, the rest of the VMSA page must be zero.
+    /// igvm 0.4.0, the release QEMU 10.1 and 10.2 are built with: it knows no CCA platform type
+    /// or CCA_POLICY header, and its `SevVmsa` is the 0x670-byte save area, the rest of the VMSA
+    /// page must be zero.
     case v0_4_0 = "0.4.0"
     /// microsoft/igvm main: CCA platforms and policies, a VMSA is the whole 4 KiB page.
     case main

@@ -179,13 +179,18 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         #expect(error?.rule == .vbsRegister && error?.code == .invalidBinaryDirectiveHeader)
     }
 
-    /// What libigvm 0.4.0 (QEMU 10.1/10.2) refuses and main accepts: a CCA platform type, an
-    /// SEV VMSA page with bytes after the 0x670-byte save area.
+    /// What libigvm 0.4.0 (QEMU 10.1/10.2) refuses and main accepts, or refuses otherwise: a
+    /// CCA platform type or policy header, an SEV VMSA page with bytes after the 0x670-byte save area.
     @Test func libigvm040DiffersFromMain() throws {
         let cca = MiniFile.bytes(.cca, version: 2, arch: 1)
         #expect(throws: Never.self) { try IGVMFile(bytes: cca, release: .main) }
         let old = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: cca, release: .v0_4_0) }
         #expect(old?.rule == .invalidPlatformType && old?.code.rawValue == -9)
+
+        let policy = MiniFile.bytes { $0.initializations.append(MiniFile.cca()) }
+        #expect((try? IGVMFile(bytes: policy, release: .main)) == nil)  // x64 file: INVALID_HEADER_ARCH there
+        let unknown = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: policy, release: .v0_4_0) }
+        #expect(unknown?.rule == .unknownTypeOrLength && unknown?.code.rawValue == -10 && unknown?.offset == 0x48)
 
         let tail = RuleFile.snpVMSAWithTail()
         #expect(throws: Never.self) { try IGVMFile(bytes: tail, release: .main) }
