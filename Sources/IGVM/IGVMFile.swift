@@ -26,10 +26,10 @@ public struct IGVMFile: Sendable {
         self.directiveOffsets = directiveOffsets
     }
 
-    /// Parses and checks `bytes` exactly as libigvm's `IgvmFile::new_from_binary` does (the
-    /// library QEMU links), throwing the first rule broken, in libigvm's order.
-    public init(bytes: [UInt8]) throws(IGVMParseError) {
-        var parser = IGVMParser(bytes)
+    /// Parses and checks `bytes` exactly as libigvm's `IgvmFile::new_from_binary` does in
+    /// `release`, throwing the first rule broken, in libigvm's order.
+    public init(bytes: [UInt8], release: LibIGVMRelease = .main) throws(IGVMParseError) {
+        var parser = IGVMParser(bytes, release: release)
         self = try parser.parse()
     }
 

@@ -105,6 +105,7 @@ public enum IGVMParseRule: String, Sendable, CaseIterable {
     case vpContextPlatform = "vp-context-platform"
     case vpContextTrailingData = "vp-context-trailing-data"
     case vbsContext = "vbs-context"
+    case vbsRegister = "vbs-register"
     // Whole-file checks.
     case duplicatePlatformType = "duplicate-platform-type"
     case noPlatformHeaders = "no-platform-headers"
@@ -120,23 +121,43 @@ public enum IGVMParseRule: String, Sendable, CaseIterable {
 
 /// A file libigvm (hence QEMU) would refuse: where, which rule, and the code QEMU would print.
 public struct IGVMParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What libigvm does with the file: return an error code, or panic. A Rust panic cannot
+    /// unwind through the C API, so it aborts the process: QEMU dies of SIGABRT with no error line.
+    public enum Outcome: String, Sendable {
+        case returnsError = "error"
+        case panics = "panic"
+    }
+
     /// Byte offset in the file of the offending structure or field.
     public var offset: Int
     public var rule: IGVMParseRule
-    /// What libigvm returns from `igvm_new_from_binary`.
+    /// What libigvm returns from `igvm_new_from_binary` (the code it would have had, when it panics).
     public var code: IGVMAPIResult
     /// Human detail: the values involved.
     public var detail: String
+    public var outcome: Outcome
 
-    public init(offset: Int, rule: IGVMParseRule, code: IGVMAPIResult, detail: String) {
+    public init(offset: Int, rule: IGVMParseRule, code: IGVMAPIResult, detail: String, outcome: Outcome = .returnsError) {
         self.offset = offset
         self.rule = rule
         self.code = code
         self.detail = detail
+        self.outcome = outcome
+    }
+
+    /// The line QEMU prints (`qigvm_file_init`, backends/igvm.c), or nil when libigvm panics.
+    public var qemuMessage: String? {
+        outcome == .panics ? nil : "Unable to parse IGVM file FILE: \(code.rawValue)"
     }
 
     public var description: String {
-        "offset \(hex(offset)): \(rule.rawValue): \(detail) (libigvm \(code.cName) = \(code.rawValue); "
-            + "QEMU: \"Unable to parse IGVM file: \(code.rawValue)\")"
+        switch outcome {
+        case .returnsError:
+            "offset \(hex(offset)): \(rule.rawValue): \(detail) (libigvm \(code.cName) = \(code.rawValue); "
+                + "QEMU: \"Unable to parse IGVM file: \(code.rawValue)\")"
+        case .panics:
+            "offset \(hex(offset)): \(rule.rawValue): \(detail) (libigvm panics here: QEMU aborts with SIGABRT "
+                + "and prints no error)"
+        }
     }
 }

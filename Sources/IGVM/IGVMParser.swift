@@ -5,6 +5,7 @@
 /// first error matches.
 struct IGVMParser {
     let bytes: [UInt8]
+    let release: LibIGVMRelease
     var fixed = IGVMFixedHeader(formatVersion: 0, variableHeaderOffset: 0, variableHeaderSize: 0,
                                 totalFileSize: 0, checksum: 0)
     /// Architecture from the fixed header (V1 implies x64).
@@ -19,10 +20,18 @@ struct IGVMParser {
     /// libigvm's `mask_map`: later platform headers with the same mask replace earlier ones.
     var maskMap: [UInt32: IGVMPlatformType] = [:]
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8], release: LibIGVMRelease = .main) {
+        self.bytes = bytes
+        self.release = release
+    }
 
     private func fail(_ offset: Int, _ rule: IGVMParseRule, _ code: IGVMAPIResult, _ detail: String) -> IGVMParseError {
         IGVMParseError(offset: offset, rule: rule, code: code, detail: detail)
+    }
+
+    /// Where libigvm panics instead of returning an error (QEMU aborts).
+    private func panic(_ offset: Int, _ rule: IGVMParseRule, _ code: IGVMAPIResult, _ detail: String) -> IGVMParseError {
+        IGVMParseError(offset: offset, rule: rule, code: code, detail: detail, outcome: .panics)
     }
 
     mutating func parse() throws(IGVMParseError) -> IGVMFile {
@@ -89,10 +98,10 @@ struct IGVMParser {
                            + "before the end of the file (\(hex(bytes.count)))")
         }
         guard Int(fixed.variableHeaderOffset) + Int(fixed.variableHeaderSize) <= bytes.count else {
-            // The u32 sum wrapped: libigvm 0.4 would panic in `split_at` (QEMU aborts).
-            throw fail(0xC, .variableHeaderSectionOutOfFile, .invalidFixedHeader,
-                       "variable_header_size \(hex(fixed.variableHeaderSize)) runs past the end of the file "
-                           + "(the u32 sum wraps; libigvm panics here)")
+            // The u32 sum wrapped: libigvm panics in `split_at` (`IgvmFile::new_from_binary`).
+            throw panic(0xC, .variableHeaderSectionOutOfFile, .invalidFixedHeader,
+                        "variable_header_size \(hex(fixed.variableHeaderSize)) runs past the end of the file "
+                            + "(the u32 sum wraps)")
         }
         var crc = CRC32()
         crc.update(fixed.encoded(zeroChecksum: true))
@@ -135,11 +144,15 @@ struct IGVMParser {
             case .directive: .invalidBinaryDirectiveHeader
             }
             guard let type = IGVMHeaderType(rawValue: typeCode), let expected = type.payloadLength,
-                  type != .corimDocument, type != .corimSignature, Int(length) == expected else {
+                  type != .corimDocument, type != .corimSignature, Int(length) == expected,
+                  type != .ccaPolicy || release != .v0_4_0 else {
                 let known = IGVMHeaderType(rawValue: typeCode)
                 let why: String
                 if let known, known == .corimDocument || known == .corimSignature {
                     why = "\(known.cName) needs libigvm's optional `corim` feature, which the C library does not enable"
+                } else if known == .ccaPolicy && release == .v0_4_0 {
+                    // CCA support (platform, policy, VP context) came after 0.4.0.
+                    why = "IGVM_VHT_CCA_POLICY is not a header libigvm 0.4.0 knows"
                 } else if let known, let expected = known.payloadLength {
                     why = "\(known.cName) length is \(length), libigvm requires exactly \(expected)"
                 } else {
@@ -180,7 +193,9 @@ struct IGVMParser {
         guard vtl == 0 || vtl == 2 else {
             throw fail(p + 4, .invalidVTL, code, "highest_vtl \(vtl) must be 0 or 2")
         }
-        guard let type = IGVMPlatformType(rawValue: rawType) else {
+        // libigvm 0.4.0 knows no CCA platform (`IgvmPlatformHeader::validate`: any other type is
+        // InvalidPlatformType); CCA came later.
+        guard let type = IGVMPlatformType(rawValue: rawType), type != .cca || release != .v0_4_0 else {
             throw fail(p + 5, .invalidPlatformType, code, "platform_type \(rawType) is not a known platform")
         }
         guard version == 1 else {
@@ -234,7 +249,8 @@ struct IGVMParser {
                 throw fail(p + 8, .relocationAlignment, code, "relocation_alignment \(hex(region.relocationAlignment)) is not a multiple of 4 KiB")
             }
             guard region.relocationAlignment != 0 else {
-                throw fail(p + 8, .relocationAlignment, code, "relocation_alignment is 0 (libigvm divides by it and panics)")
+                // `IgvmInitializationHeader::validate` takes the GPAs modulo the alignment.
+                throw panic(p + 8, .relocationAlignment, code, "relocation_alignment is 0 (libigvm divides by it)")
             }
             for (field, value, off) in [("relocation_region_gpa", region.relocationRegionGPA, 0x10),
                                         ("minimum_relocation_gpa", region.minimumRelocationGPA, 0x20),
@@ -379,8 +395,16 @@ struct IGVMParser {
         }
         switch platform {
         case .sevSNP, .sevES:
-            _ = try pageStart()
+            let base = try pageStart()
             ctx.format = .sevVMSA
+            // libigvm 0.4.0's `SevVmsa` is the 0x670-byte save area; `new_from_binary_split`
+            // requires the rest of the page to be zero (InvalidContext), whatever platform QEMU
+            // will pick. Later releases keep the whole page.
+            let used = SEVVMSA.Offset.qemuCheckedEnd
+            if release == .v0_4_0, !LEReader(bytes, at: base).isZero(used, page - used) {
+                throw fail(base + used, .vpContextTrailingData, code,
+                           "\(platform.name) VMSA has non-zero bytes after its 0x670-byte save area (libigvm 0.4.0)")
+            }
             try checkGPA(ctx.gpa, at: p, "VP_CONTEXT (VMSA)")
         case .native, .sev, .cca:
             let base = try pageStart()
@@ -399,32 +423,46 @@ struct IGVMParser {
         return ctx
     }
 
-    /// VBS register lists: `{register_count u32}` then 32-byte registers, one VTL, BSP only.
-    /// libigvm asserts (panics) on a VTL mix or vp_index ≠ 0; we report those as errors.
-    /// Register names are not checked against libigvm's supported list (not reproduced here).
+    /// VBS register lists: `{register_count u32}` then 32-byte registers, one VTL, BSP only, in
+    /// the order of libigvm's `IgvmDirectiveHeader::new_from_binary_split`: it slices the file
+    /// data at the offset (panics past the end), reads register by register (a truncated one is
+    /// InvalidDataSize), asserts one VTL and vp_index 0 (panics), then converts each register
+    /// (`X86Register::try_from`, registers.rs: an unsupported name is an error).
     private func checkVBSContext(_ ctx: IGVMVPContext, start: Int, available: Int, at p: Int) throws(IGVMParseError) {
         let code = IGVMAPIResult.invalidBinaryDirectiveHeader
-        guard available >= 4, start <= available - 4 else {
+        guard start <= available else {
+            throw panic(p + 0xC, .fileDataOutOfBounds, code, "VBS VP context file_offset \(hex(ctx.fileOffset)) is past the end of the file")
+        }
+        guard available - start >= 4 else {
             throw fail(p + 0xC, .fileDataOutOfBounds, code, "VBS VP context header is not inside the file-data section")
         }
         let base = Int(fileDataStart) + start
         let count = LEReader(bytes, at: base).u32(0)
-        guard UInt64(count) * 32 <= UInt64(available - start - 4) else {
-            throw fail(base, .fileDataOutOfBounds, code, "VBS VP context register_count \(count) runs past the end of the file")
-        }
         var vtl: UInt8?
         for i in 0..<Int(count) {
-            let regVTL = bytes[base + 4 + i * 32]
-            if let vtl, vtl != regVTL {
-                throw fail(base + 4 + i * 32, .vbsContext, code, "VBS VP context mixes VTLs (libigvm panics)")
+            let at = base + 4 + i * 32
+            guard bytes.count - at >= 32 else {
+                throw fail(base, .fileDataOutOfBounds, code, "VBS VP context register \(i) of \(count) runs past the end of the file")
             }
-            vtl = regVTL
+            if let vtl, vtl != bytes[at] {
+                throw panic(at, .vbsContext, code, "VBS VP context mixes VTLs (libigvm asserts one VTL)")
+            }
+            vtl = bytes[at]
         }
         guard ctx.vpIndex == 0 else {
-            throw fail(p + 0x10, .vbsContext, code, "VBS VP context vp_index \(ctx.vpIndex) is not 0 (libigvm panics)")
+            throw panic(p + 0x10, .vbsContext, code, "VBS VP context vp_index \(ctx.vpIndex) is not 0 (libigvm asserts the BSP)")
         }
         guard let vtl else { throw fail(base, .vbsContext, code, "VBS VP context has no registers") }
         try checkVTL(vtl, at: base + 4, code)
+        // AArch64 files convert to `AArch64Register`, whose list is not reproduced here.
+        for i in 0..<Int(count) where !isAArch64 {
+            // `VbsVpContextRegister`: vtl u8, register_name u32 (unaligned, at 1), mbz, value.
+            let name = LEReader(bytes, at: base + 4 + i * 32).u32(1)
+            guard VBSRegister.supportedX64.contains(name) else {
+                throw fail(base + 4 + i * 32 + 1, .vbsRegister, code,
+                           "VBS VP context register \(hex(name)) is not one libigvm supports (registers.rs X86Register)")
+            }
+        }
     }
 
     // MARK: Phase 2-4: whole-file checks (libigvm `IgvmFile::new`)

@@ -102,8 +102,6 @@ public struct SEVVMSA: Sendable, Hashable {
         return ranges
     }
 
-    /// True when the bytes past QEMU's checked area (0x670…0xFFF) are all zero, as KVM's are.
-    public var tailIsZero: Bool { bytes[Offset.qemuCheckedEnd...].allSatisfy { $0 == 0 } }
 
     /// The reset-state VMSA QEMU/KVM builds and sev-snp-measure models (its `vmsa.py`;
     /// docs/background.md, "OVMF images"):

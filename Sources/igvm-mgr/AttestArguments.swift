@@ -1,3 +1,4 @@
+import FileAccess
 import Attestation
 import Foundation
 import Measure
@@ -36,7 +37,7 @@ enum CertificateFiles {
     static func single(_ path: String, role: String, matches: (AMDCertificate) -> Bool) throws -> AMDCertificate {
         let bytes: [UInt8]
         do {
-            bytes = try FileContents.read(path)
+            bytes = try FileContents.read(path, limit: InputFile.Limit.text)  // a PEM or DER certificate
         } catch {
             throw CommandLineFailure.usage("\(role): \(error.description)")
         }

@@ -1,3 +1,4 @@
+import FileAccess
 import ArgumentParser
 import Attestation
 import JSON
@@ -40,7 +41,7 @@ struct ReportInput: ParsableArguments {
     func load(product: AMDProduct?) throws -> AttestationReport {
         let bytes: [UInt8]
         do {
-            bytes = try FileContents.read(report)
+            bytes = try FileContents.read(report, limit: InputFile.Limit.text)  // 1184 bytes, or their hex
         } catch {
             throw CommandLineFailure.usage(error.description)
         }

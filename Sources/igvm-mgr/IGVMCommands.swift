@@ -195,10 +195,15 @@ struct IGVMInspect: ParsableCommand {
 struct IGVMCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check an IGVM file against what QEMU's loader does on a platform.",
+        abstract: "Check an IGVM file against what QEMU's IGVM loader does with it.",
         discussion: """
-            Reports libigvm's parse error (with the IGVMAPI code QEMU prints) or the problems QEMU \
-            would hit: unhandled header types, unsupported directives, VMSA rules, policy, ID block. \
+            Follows QEMU's order: libigvm's parse (for every platform; the libigvm QEMU 10.1 and \
+            10.2 link, 0.4.0), then QEMU's loader for the platform it selects (every directive in \
+            file order, placed in the machine's memory map: RAM below and above 4 GiB by --memory, \
+            the IOAPIC, HPET and local APIC windows), then what KVM and the SEV firmware check at \
+            launch (policy, ID block, VMSA count). Each problem says what you will see: error \
+            (QEMU prints an error and exits), error (QEMU aborts) (it dies of a signal without a \
+            message), or warning (it runs the file). The last line says what QEMU does as a whole. \
             Exit status: 0 no problems or warnings only, 1 errors, 2 unreadable file or bad usage.
             """)
 
@@ -211,11 +216,17 @@ struct IGVMCheck: ParsableCommand {
     @Option(help: "QEMU version to check against (default 10.2.2, the newest release described).")
     var qemuVersion: String = "10.2.2"
 
-    @Option(help: "vCPUs the VM will have, 1 to 4096 (checks the VMSA count).", transform: NumericOption.integer(1...4096))
+    @Option(help: "vCPUs the VM will have, 1 to 1024 (checks the VMSA count).", transform: NumericOption.integer(1...1024))
     var cpus: Int?
 
     @Option(help: "Policy the VM configuration sets (hexadecimal or decimal).")
     var policy: String?
+
+    @Option(help: "Machine type: q35 or pc (also pc-q35-X.Y, pc-i440fx-X.Y).")
+    var machine: String = "q35"
+
+    @Option(help: "Guest RAM as -m takes it (512M, 4G), 2M to 512G (default 128M, QEMU's own default).")
+    var memory: String?
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -225,30 +236,63 @@ struct IGVMCheck: ParsableCommand {
         guard let version = QEMUVersion(qemuVersion) else {
             throw usage("--qemu-version \(qemuVersion) is not a version like 10.2.2")
         }
+        if let cpus, !(1...1024).contains(cpus) { throw usage("--cpus \(cpus) is not between 1 and 1024") }
         let expected = try policyArgument(policy)
+        let map = try memoryMapArgument(machine: machine, memory: memory)
         let bytes = try readInput(file, limit: InputFile.Limit.igvm)
-        let problems: [IGVMProblem]
-        do {
-            let parsed = try IGVMFile(bytes: bytes)
-            problems = IGVMValidator(platform: platform, qemuVersion: version, vcpus: cpus, expectedPolicy: expected).validate(parsed)
-        } catch {
-            problems = [IGVMProblem(.error, "libigvm-\(error.rule.rawValue)", "\(error)", offset: error.offset)]
-        }
-        let errors = problems.filter { $0.level == .error }.count
+        let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: cpus, expectedPolicy: expected,
+                                      memoryMap: map)
+        let problems = validator.check(bytes: bytes)
+        let verdict = IGVMLoadVerdict(problems)
+        let failed = problems.contains { $0.isFatal }
+        let target = "\(platform.name) on QEMU \(version), \(map)"
         if json {
             Output.json(.object([
                 "file": JSON(file), "platform": JSON(platform.name), "qemuVersion": JSON(version.description),
-                "valid": JSON(errors == 0),
+                "machine": JSON(map.machine.rawValue), "memory": JSON(map.ramSize),
+                "valid": JSON(!failed), "qemu": Self.json(verdict),
                 "problems": .array(problems.map { p in
-                    var o: JSONObject = ["level": JSON(p.level.rawValue), "code": JSON(p.code), "message": JSON(p.message)]
+                    var o: JSONObject = ["level": JSON(p.level.rawValue), "stage": JSON(p.stage.rawValue),
+                                         "code": JSON(p.code), "message": JSON(p.message)]
                     if let off = p.offset { o["offset"] = JSON(off) }
+                    if let says = p.qemuSays { o["qemuSays"] = JSON(says) }
                     return .object(o)
                 }),
             ]))
+        } else if problems.isEmpty {
+            Output.line("\(file): ok for \(target)")
         } else {
             for p in problems { Output.line("\(file): \(p)") }
-            if problems.isEmpty { Output.line("\(file): ok for \(platform.name) on QEMU \(version)") }
+            // Launch problems come after QEMU has loaded the file (KVM, the SEV firmware).
+            let launch = problems.first { $0.isFatal && $0.stage == .launch }
+            let then = verdict == .loads ? launch.map { ", then the launch fails (\($0.code))" } ?? "" : ""
+            Output.line("\(file): \(target): \(verdict)\(then)")
         }
-        if errors > 0 { throw ExitStatus.failure }
+        if failed { throw ExitStatus.failure }
     }
+
+    static func json(_ verdict: IGVMLoadVerdict) -> JSON {
+        switch verdict {
+        case .loads: .object(["verdict": JSON("loads")])
+        case .aborts(let code): .object(["verdict": JSON("aborts"), "code": JSON(code)])
+        case .refuses(let code, let says):
+            .object(["verdict": JSON("refuses"), "code": JSON(code), "qemuSays": says.map { JSON($0) } ?? .null])
+        }
+    }
+}
+
+/// `--machine` and `--memory` as a machine memory map, or exit 2.
+private func memoryMapArgument(machine: String, memory: String?) throws -> MachineMemoryMap {
+    guard let family = MachineMemoryMap.Machine(machineType: machine) else {
+        throw usage("--machine \(machine) is not q35 or pc (or a versioned pc-q35-X.Y / pc-i440fx-X.Y)")
+    }
+    var size = MachineMemoryMap.qemuDefaultRAMSize
+    if let memory {
+        guard let parsed = IGVMSize.parse(memory) else { throw usage("--memory \(memory) is not a size like 512M or 4G") }
+        size = parsed
+    }
+    guard let map = MachineMemoryMap(machine: family, ramSize: size) else {
+        throw usage("--memory \(memory ?? "") is outside 2M to 512G")
+    }
+    return map
 }

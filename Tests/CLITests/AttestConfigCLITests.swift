@@ -78,7 +78,7 @@ struct AttestConfigCLITests {
         MeasureConfigTests.snpDefinition(
             firmware: "[firmware]\nbios = \"\(amdSev)\"",
             extra: "kernel-hashes = true\nhost-data = \"\(Data(hostData).base64EncodedString())\"\n\(extra)",
-            tail: "[kernel]\nkernel = \"/dev/null\"\ninitrd = \"/dev/null\"\nappend = \"\"")
+            tail: "[kernel]\nkernel = \"\(EmptyFile.path)\"\ninitrd = \"\(EmptyFile.path)\"\nappend = \"\"")
     }
 
     /// An SNP report as the firmware would write it for this launch (version 2, VCEK-signed,

@@ -1,4 +1,5 @@
 import Foundation
+import IGVM
 import JSON
 import Testing
 import TestSupport
@@ -156,6 +157,23 @@ private let validSNP = """
         let problems = try JSON.decode(r.stdout)["problems"]?.arrayValue ?? []
         #expect(problems.contains { $0["level"] == "launch" && $0["object"] == "igvm0"
             && $0["message"]?.stringValue?.contains("policy-mismatch") == true }, "\(problems)")
+    }
+
+    /// The definition's machine type and memory size decide where an IGVM file's pages can go
+    /// (QEMU's `qigvm_prepare_memory`): a page run from 0x1FFFF000 to 0x20000FFF ends in RAM
+    /// with 1 GiB, and runs past RAM's end into unmapped space with 512 MiB.
+    @Test(arguments: [("512M", Int32(1)), ("1G", 0)])
+    func validatePlacesTheIGVMFileInTheDefinitionsMemory(memory: String, status: Int32) throws {
+        let path = try writeConfig("[qemu]\nversion = \"10.2.2\"\naccel = \"tcg\"\nmachine = \"q35\"\nmemory = \"\(memory)\"\n"
+                                   + "[igvm]\nfile = \"run.igvm\"\n")
+        var w = IGVMWriter()
+        w.platforms = [IGVMSupportedPlatform(compatibilityMask: 1, platformType: .native)]
+        for gpa: UInt64 in [0x1FFF_F000, 0x2000_0000] { w.add(.pageData(IGVMPageData(gpa: gpa, compatibilityMask: 1))) }
+        w.trailingData = [0xAA]
+        try Data(w.serialize()).write(to: URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("run.igvm"))
+        let r = try IGVMManagerBinary.run(["validate", path])
+        #expect(r.status == status, "\(r.stdout)")
+        #expect(r.stdout.contains("memory-region-size") == (status == 1), "\(r.stdout)")
     }
 
     @Test func validateReportsAFileLibIGVMRejects() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import IGVM
 import JSON
 import Testing
 import TestSupport
@@ -66,6 +67,9 @@ import TestSupport
         #expect(bad.status == 1)
         let codes = try JSON.decode(bad.stdout)["problems"]?.arrayValue?.compactMap { $0["code"]?.stringValue } ?? []
         #expect(codes == ["policy-mismatch", "vmsa-count"])
+        // QEMU loads it; KVM and the SEV firmware are what refuse it.
+        let text = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "sev-snp", "--cpus", "4"])
+        #expect(text.stdout.hasSuffix("QEMU loads the file, then the launch fails (vmsa-count)\n"), "\(text.stdout)")
         // Warnings only → exit 0.
         let warn = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "sev-snp", "--qemu-version", "11.0"])
         #expect(warn.status == 0)
@@ -82,6 +86,56 @@ import TestSupport
         #expect(try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "tdx"]).status == 2)
         #expect(try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "sev", "--qemu-version", "x"]).status == 2)
         #expect(try IGVMManagerBinary.run(["igvm", "build", "--firmware", "/nonexistent", "--platform", "sev", "-o", dir.appendingPathComponent("x").path]).status == 2)
+    }
+
+    /// `--machine` and `--memory` give the memory map QEMU places the file in; the JSON says
+    /// what QEMU does as a whole and each problem's stage and QEMU message.
+    @Test func checkPlacesTheFileInTheMachinesMemory() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var w = IGVMWriter()
+        w.platforms = [IGVMSupportedPlatform(compatibilityMask: 1, platformType: .native)]
+        w.add(.pageData(IGVMPageData(gpa: 0xFED0_0000, compatibilityMask: 1)))  // the HPET
+        w.trailingData = [0xAA]
+        let file = dir.appendingPathComponent("hpet.igvm").path
+        try Data(w.serialize()).write(to: URL(fileURLWithPath: file))
+        for machine in ["q35", "pc", "pc-q35-10.2"] {
+            let r = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "native", "--machine", machine, "--memory", "2G", "--json"])
+            #expect(r.status == 1, "\(r.stdout)")
+            let json = try JSON.decode(r.stdout)
+            #expect(json["memory"]?.intValue == 2 << 30)
+            #expect(json["qemu"]?["verdict"]?.stringValue == "refuses")
+            #expect(json["qemu"]?["qemuSays"]?.stringValue
+                    == "Processing of IGVM file failed: Could not prepare memory at address 0xFED00000 due to existing non-RAM region")
+            #expect(json["problems"]?[0]?["stage"]?.stringValue == "load")
+        }
+        let text = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "native"])
+        #expect(text.stdout.contains("error: memory-not-ram:") && text.stdout.contains("hpet 0xFED00000-0xFED003FF"))
+        #expect(text.stdout.hasSuffix("native on QEMU 10.2.2, q35 with 128M RAM: QEMU refuses the file (memory-not-ram)\n"), "\(text.stdout)")
+        for bad in [["--machine", "microvm"], ["--memory", "1M"], ["--memory", "600G"], ["--memory", "lots"], ["--cpus", "0"]] {
+            let r = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "native"] + bad)
+            #expect(r.status == 2 && r.stderr.contains(bad[0]), "\(bad): \(r.stderr)")
+        }
+    }
+
+    /// A file libigvm panics on: QEMU aborts without a message, and `igvm check` says so.
+    @Test func checkSaysWhenQEMUAborts() throws {
+        let dir = try TestPaths.makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var w = IGVMWriter()
+        w.platforms = [IGVMSupportedPlatform(compatibilityMask: 1, platformType: .native)]
+        w.add(.pageData(IGVMPageData(gpa: 0x1000, compatibilityMask: 1)))
+        w.trailingData = [0xAA]
+        var bytes = w.serialize()
+        bytes.replaceSubrange(0xC..<0x10, with: [0xF0, 0xFF, 0xFF, 0xFF])  // variable_header_size wraps
+        IGVMChecksum.repair(&bytes)
+        let file = dir.appendingPathComponent("wrap.igvm").path
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let r = try IGVMManagerBinary.run(["igvm", "check", file, "--platform", "sev-snp", "--json"])
+        #expect(r.status == 1)
+        let json = try JSON.decode(r.stdout)
+        #expect(json["qemu"]?["verdict"]?.stringValue == "aborts")
+        #expect(json["problems"]?[0]?["level"]?.stringValue == "aborts" && json["problems"]?[0]?["stage"]?.stringValue == "parse")
     }
 
     /// The installed QEMU (10.0, TCG) has no IGVM loader: it refuses the `igvm-cfg` object, and

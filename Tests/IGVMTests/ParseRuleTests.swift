@@ -148,8 +148,55 @@ struct RuleCase: Sendable, CustomTestStringConvertible {
         #expect(error?.offset == c.offset, "offset \(String(error?.offset ?? -1, radix: 16))")
         #expect(error?.code.rawValue == c.code)
         let text = error.map { "\($0)" } ?? ""
+        // Where libigvm panics QEMU prints no code; the text says QEMU aborts instead.
+        let says = error?.outcome == .panics ? "QEMU aborts" : "\(c.code)"
         #expect(text.contains(c.rule.rawValue) && text.contains("0x" + String(c.offset, radix: 16, uppercase: true))
-                && text.contains("\(c.code)"))
+                && text.contains(says))
+    }
+
+    /// libigvm panics (the C API aborts QEMU) instead of returning an error: a u32 wrap of the
+    /// variable-header bounds (`IgvmFile::new_from_binary`), a VBS context's VTL mix, vp_index
+    /// or file_offset (`IgvmDirectiveHeader::new_from_binary_split`), a relocation alignment of 0.
+    @Test func panicsAreMarked() throws {
+        let panicking: [[UInt8]] = [
+            MiniFile.patched(UInt32(0xFFFF_FFF0), at: 0xC),
+            RuleFile.vbs([(0, RuleFile.rip), (2, RuleFile.rsp)]),
+            RuleFile.vbs([(0, RuleFile.rip)], vpIndex: 1),
+            RuleFile.vbsContextPastTheEnd(),
+            MiniFile.bytes { $0.initializations.append(MiniFile.region(gpa: 0x100000, alignment: 0)) },
+        ]
+        for bytes in panicking {
+            let error = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: bytes) }
+            #expect(error?.outcome == .panics && error?.qemuMessage == nil, "\(String(describing: error))")
+        }
+        let refused = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: MiniFile.patched(UInt32(3), at: 4)) }
+        #expect(refused?.outcome == .returnsError && refused?.qemuMessage == "Unable to parse IGVM file FILE: -16")
+    }
+
+    /// VBS registers are converted with libigvm's `X86Register::try_from` list (registers.rs).
+    @Test func vbsRegistersFromLibigvmsList() throws {
+        #expect(throws: Never.self) { try IGVMFile(bytes: RuleFile.vbs([(0, RuleFile.rip), (0, RuleFile.rsp), (0, 0x0008_007A)])) }
+        let error = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: RuleFile.vbs([(0, 0x0006_0006)])) }  // LDTR
+        #expect(error?.rule == .vbsRegister && error?.code == .invalidBinaryDirectiveHeader)
+    }
+
+    /// What libigvm 0.4.0 (QEMU 10.1/10.2) refuses and main accepts, or refuses otherwise: a
+    /// CCA platform type or policy header, an SEV VMSA page with bytes after the 0x670-byte save area.
+    @Test func libigvm040DiffersFromMain() throws {
+        let cca = MiniFile.bytes(.cca, version: 2, arch: 1)
+        #expect(throws: Never.self) { try IGVMFile(bytes: cca, release: .main) }
+        let old = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: cca, release: .v0_4_0) }
+        #expect(old?.rule == .invalidPlatformType && old?.code.rawValue == -9)
+
+        let policy = MiniFile.bytes { $0.initializations.append(MiniFile.cca()) }
+        #expect((try? IGVMFile(bytes: policy, release: .main)) == nil)  // x64 file: INVALID_HEADER_ARCH there
+        let unknown = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: policy, release: .v0_4_0) }
+        #expect(unknown?.rule == .unknownTypeOrLength && unknown?.code.rawValue == -10 && unknown?.offset == 0x48)
+
+        let tail = RuleFile.snpVMSAWithTail()
+        #expect(throws: Never.self) { try IGVMFile(bytes: tail, release: .main) }
+        let rejected = #expect(throws: IGVMParseError.self) { try IGVMFile(bytes: tail, release: .v0_4_0) }
+        #expect(rejected?.rule == .vpContextTrailingData && rejected?.code.rawValue == -11)
     }
 
     @Test func baseFileIsAccepted() throws {

@@ -2,14 +2,18 @@ import Foundation
 
 /// The result of running a program to completion.
 public struct ProcessResult: Sendable {
+    /// The exit status, or the signal number when `signal` is set.
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// The signal that ended the process, when one did.
+    public var signal: Int32? = nil
 
-    public init(status: Int32, stdout: String, stderr: String) {
+    public init(status: Int32, stdout: String, stderr: String, signal: Int32? = nil) {
         self.status = status
         self.stdout = stdout
         self.stderr = stderr
+        self.signal = signal
     }
 }
 
@@ -43,7 +47,8 @@ public enum TestProcess {
         return ProcessResult(
             status: process.terminationStatus,
             stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+            stderr: String(decoding: errData, as: UTF8.self),
+            signal: process.terminationReason == .uncaughtSignal ? process.terminationStatus : nil)
     }
 }
 

@@ -71,7 +71,7 @@ public enum ConfigValidation {
         }
         let file: IGVMFile
         do {
-            file = try IGVMFile(bytes: InputFile.read(path, limit: InputFile.Limit.igvm))
+            file = try IGVMFile(bytes: InputFile.read(path, limit: InputFile.Limit.igvm), release: .v0_4_0)  // the libigvm QEMU 10.1/10.2 link
         } catch let error as InputFileError {
             return [problem(.qemu, error.description)]
         } catch {
@@ -80,15 +80,17 @@ public enum ConfigValidation {
         let (platform, policy) = igvmTarget(d, objects: objects)
         // The digest QEMU + KVM will measure, so an SNP_ID_BLOCK whose LD differs is reported.
         let digest = platform == .sevSNP ? (try? LaunchDigest.igvm(file: file, cpus: d.qemu.cpus))?.qemu.bytes : nil
+        // The machine's memory map decides where pages can go; other machine types or sizes
+        // outside the map's range skip the placement rules.
+        let map = MachineMemoryMap.Machine(machineType: d.qemu.machine).flatMap { MachineMemoryMap(machine: $0, ramSize: d.qemu.memory) }
         let validator = IGVMValidator(platform: platform, qemuVersion: version, vcpus: d.qemu.cpus, expectedPolicy: policy,
-                                      expectedLaunchDigest: digest)
+                                      expectedLaunchDigest: digest, memoryMap: map)
         // The version rules are reported once, by versionProblems, whether or not the file exists.
         return validator.validate(file).filter { $0.code != "qemu-version" }.map { p in
             let at = p.offset.map { " (offset 0x\(String($0, radix: 16)))" } ?? ""
             // The policy and the ID block are checked by the SEV firmware at launch, and a VMSA
             // count off the vCPU count breaks the launch digest; the rest QEMU's loader refuses.
-            let level: Problem.Level = p.level == .warning ? .warning
-                : (p.code.contains("policy") || p.code.hasPrefix("id-block") || p.code == "vmsa-count" ? .launch : .qemu)
+            let level: Problem.Level = p.level == .warning ? .warning : (p.stage == .launch ? .launch : .qemu)
             return problem(level, "\(platform.name) on QEMU \(version): \(p.code): \(p.message)\(at)")
         }
     }

@@ -1,3 +1,5 @@
+import IGVM
+
 /// A half-open range of guest-physical addresses.
 public struct GuestPhysicalRange: Sendable, Hashable, CustomStringConvertible {
     public var start: UInt64
@@ -49,16 +51,9 @@ public struct GuestMemoryMap: Sendable, Hashable {
 
     /// The RAM layout of `machine` (a `-machine` type name) with `ramSize` bytes of RAM.
     public init(machine: String, ramSize: UInt64) throws(Failure) {
-        let lowMemoryLimit: UInt64
-        if machine == "q35" || machine.hasPrefix("pc-q35-") {
-            lowMemoryLimit = ramSize >= 0xB000_0000 ? 0x8000_0000 : 0xB000_0000
-        } else if machine == "pc" || machine.hasPrefix("pc-i440fx-") {
-            lowMemoryLimit = ramSize >= 0xE000_0000 ? 0xC000_0000 : 0xE000_0000
-        } else {
-            throw .unsupportedMachine(machine)
-        }
+        guard let family = MachineMemoryMap.Machine(machineType: machine) else { throw .unsupportedMachine(machine) }
         guard ramSize <= 1 << 40 else { throw .tooLarge(ramSize) }
-        let below4G = min(ramSize, lowMemoryLimit)
+        let below4G = MachineMemoryMap.ramBelowFourGiB(machine: family, ramSize: ramSize)
         var ranges: [GuestPhysicalRange] = []
         ranges.append(GuestPhysicalRange(start: 0, length: min(below4G, Self.legacyHoleStart))!)
         if below4G > Self.legacyHoleEnd {

@@ -24,7 +24,7 @@ public struct IGVMImageCheck: FirmwareImageChecking {
             return "the image is not a well-formed IGVM file: \(error)"
         }
         let validator = IGVMValidator(platform: platform, qemuVersion: qemuVersion, vcpus: vcpus, expectedPolicy: expectedPolicy)
-        guard let first = validator.validate(file).first(where: { $0.level == .error }) else { return nil }
+        guard let first = validator.validate(file).first(where: \.isFatal) else { return nil }
         return "the IGVM image cannot run as \(platform.name) on QEMU \(qemuVersion): \(first.code): \(first.message)"
     }
 }
