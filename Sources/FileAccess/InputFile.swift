@@ -127,9 +127,10 @@ public enum FileKind: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Retries a system call interrupted by a signal (EINTR).
+/// Retries a system call interrupted by a signal (EINTR). The one copy: the state files and the
+/// supervisor's spawning use it too.
 @inline(__always)
-func retryingOnInterrupt<T: BinaryInteger>(_ call: () -> T) -> T {
+public func retryingOnInterrupt<T: BinaryInteger>(_ call: () -> T) -> T {
     while true {
         let result = call()
         if result == -1 && errno == EINTR { continue }

@@ -23,13 +23,3 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
         return subject.isEmpty ? "\(operation): \(reason)" : "\(operation) \(subject): \(reason)"
     }
 }
-
-/// Retries a system call interrupted by a signal (EINTR).
-@inline(__always)
-func retryingOnInterrupt<T: BinaryInteger>(_ call: () -> T) -> T {
-    while true {
-        let result = call()
-        if result == -1 && errno == EINTR { continue }
-        return result
-    }
-}

@@ -1,6 +1,7 @@
 import CProcess
 #if canImport(Glibc)
 import Glibc
+import FileAccess
 #endif
 
 /// A child forked and held before `execve` until `release()`: its pid can be recorded
