@@ -1,3 +1,4 @@
+import FuzzerSupport
 import IGVM
 
 /// libFuzzer entry point: parse arbitrary bytes as an IGVM file. Any crash, sanitizer report,
@@ -26,19 +27,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// libFuzzer's driver entry (FuzzerDriver.cpp), exported by the fuzzer runtime.
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// SwiftPM links executables with `--defsym main=<Module>_main` (testable executables), so
-/// libFuzzer's own `main` is never pulled in; this entry point hands control to its driver.
 @_cdecl("IGVMParserFuzzer_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzzOneInput)
+    runLibFuzzer(argc, argv, fuzzOneInput)
 }
