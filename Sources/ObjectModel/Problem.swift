@@ -35,10 +35,12 @@ public struct Problem: Sendable, Hashable, CustomStringConvertible {
         self.message = message.replacingNewlines()
     }
 
-    /// `object.property: message` (or `object: message`).
+    /// `object.property: message` (or `object: message`), one line: the object id and property
+    /// come from the input as given (an id of `"a\rb"` is read before it is found invalid), so
+    /// their newlines are replaced here; `object` and `property` keep them for `--json`.
     public var description: String {
-        if let property { return "\(object).\(property): \(message)" }
-        return "\(object): \(message)"
+        if let property { return "\(object.replacingNewlines()).\(property.replacingNewlines()): \(message)" }
+        return "\(object.replacingNewlines()): \(message)"
     }
 }
 

@@ -78,6 +78,12 @@ enum TOMLDocument {
                 ConfigProblem(file: file, key: "", message: "line \(line): a \\u0000 escape (NUL) in a string: no QEMU argument can hold a NUL byte")
             ])
         }
+        if let bad = TOMLHeaderScan.firstBadHeader(text) {
+            // toml++ would abort on it (see TOMLHeaderScan) instead of reporting it.
+            throw ConfigError(kind: .unreadable, problems: [
+                ConfigProblem(file: file, key: "", message: "not valid TOML at line \(bad.line), column \(bad.column): \(bad.message)")
+            ])
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
