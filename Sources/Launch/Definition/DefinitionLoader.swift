@@ -9,20 +9,29 @@ extension VMDefinition {
     /// - Throws: `ConfigError` with `.unreadable` (missing file, not TOML) or `.invalid` (every
     ///   problem found, each naming the file and key).
     public static func load(path: String) throws(ConfigError) -> VMDefinition {
-        let url = URL(fileURLWithPath: path)
         let bytes: [UInt8]
         do {
             bytes = try InputFile.read(path, limit: InputFile.Limit.text)
         } catch {
             throw ConfigError(kind: .unreadable, problems: [ConfigProblem(file: path, key: "", message: error.message)])
         }
+        return try parse(bytes: bytes, file: path)
+    }
+
+    /// Checks a VM definition given as the bytes of its file, without touching the file system:
+    /// what `load(path:)` does once the file is read (and what the libFuzzer target feeds).
+    ///
+    /// - Parameter file: the file's path as the user named it: messages start with it, relative
+    ///   paths inside resolve against its folder and its name is the default VM name.
+    public static func parse(bytes: some Collection<UInt8>, file: String) throws(ConfigError) -> VMDefinition {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw ConfigError(kind: .unreadable, problems: [
-                ConfigProblem(file: path, key: "", message: "not a TOML document: not valid UTF-8")
+                ConfigProblem(file: file, key: "", message: "not a TOML document: not valid UTF-8")
             ])
         }
+        let url = URL(fileURLWithPath: file)
         let name = url.deletingPathExtension().lastPathComponent
-        return try parse(text, file: path, baseDirectory: url.deletingLastPathComponent(), defaultName: name)
+        return try parse(text, file: file, baseDirectory: url.deletingLastPathComponent(), defaultName: name)
     }
 
     /// Checks a VM definition given as TOML text.

@@ -1,4 +1,4 @@
-import FuzzerDriver
+import FuzzerSupport
 import IGVM
 
 /// libFuzzer entry point: parse arbitrary bytes as an IGVM file. Any crash, sanitizer report,
@@ -31,7 +31,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// The executable's entry point: libFuzzer's driver (see FuzzerDriver).
+/// The executable's entry point: libFuzzer's driver (see FuzzerSupport).
 @_cdecl("IGVMParserFuzzer_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
     runLibFuzzer(argc, argv, fuzzOneInput)

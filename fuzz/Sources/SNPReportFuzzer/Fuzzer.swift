@@ -1,4 +1,4 @@
-import FuzzerDriver
+import FuzzerSupport
 import SNPReport
 
 /// libFuzzer entry point: read arbitrary bytes as an SEV-SNP attestation report — raw, as hex
@@ -24,7 +24,7 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     return 0
 }
 
-/// The executable's entry point: libFuzzer's driver (see FuzzerDriver).
+/// The executable's entry point: libFuzzer's driver (see FuzzerSupport).
 @_cdecl("SNPReportFuzzer_main")
 public func fuzzerMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
     runLibFuzzer(argc, argv, fuzzOneInput)
