@@ -24,7 +24,8 @@ import Glibc
 /// ```
 public final class QMPClient: Sendable {
     public struct Configuration: Sendable {
-        /// How long to wait for the server's greeting after connecting.
+        /// How long to wait for the server's greeting after connecting, and again for the answer
+        /// to `qmp_capabilities`.
         public var greetingTimeout: Duration = .seconds(10)
         /// Timeout for commands that do not give their own; nil: wait for ever.
         public var defaultCommandTimeout: Duration? = nil
@@ -122,6 +123,14 @@ public final class QMPClient: Sendable {
             let oob = configuration.enableOutOfBand && greeting.capabilities.contains("oob")
             do {
                 // Id-less, as qmp-spec's examples: an id-less error is then the answer to it.
+                // Bounded like the greeting: a peer that greets and then stops answering (a
+                // supervisor frozen by SIGSTOP right after its greeting) must not hold connect.
+                // Closing the channel fails the id-less command as interrupted.
+                let timeout = configuration.greetingTimeout
+                let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
+                    channel.close(promise: nil)
+                }
+                defer { watchdog.cancel() }
                 _ = try await core.execute(
                     "qmp_capabilities", arguments: oob ? ["enable": ["oob"]] : nil, outOfBand: false,
                     timeout: nil, withID: false)

@@ -175,3 +175,23 @@ import Glibc
         }
     }
 }
+
+/// A peer that greets and then never answers `qmp_capabilities` (a supervisor frozen by SIGSTOP
+/// right after its greeting): `connect` ends by the greeting timeout instead of waiting for ever.
+/// (Fake peer: real QEMU cannot be stopped between its greeting and its answer on demand.)
+@Suite struct QMPNegotiationTimeoutTests {
+    @Test func aPeerThatGreetsButNeverNegotiatesTimesOut() async throws {
+        let peer = try ScriptedFakeQMPPeer { c in
+            c.sendGreeting()
+            _ = c.receive()  // qmp_capabilities, never answered
+            _ = c.receive()  // until the client gives up and closes
+        }
+        var configuration = QMPClient.Configuration()
+        configuration.greetingTimeout = .milliseconds(300)
+        await #expect {
+            _ = try await QMPClient.connect(unixSocket: peer.path, configuration: configuration)
+        } throws: { error in
+            if case QMPClientError.negotiationFailed = error { return true } else { return false }
+        }
+    }
+}
