@@ -1,5 +1,6 @@
 import ArgumentParser
 import JSON
+import Launch
 
 #if canImport(Glibc)
 import Glibc
@@ -76,12 +77,5 @@ enum TerminalText {
         return out
     }
 
-    static func needsEscape(_ s: Unicode.Scalar) -> Bool {
-        switch s.value {
-        case 0x0A, 0x09: false
-        case 0x00...0x1F, 0x7F...0x9F: true
-        case 0x202A...0x202E, 0x2066...0x2069: true
-        default: false
-        }
-    }
+    static func needsEscape(_ s: Unicode.Scalar) -> Bool { ShellQuoting.isInvisible(s) }
 }

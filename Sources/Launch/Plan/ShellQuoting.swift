@@ -39,8 +39,9 @@ public enum ShellQuoting {
         return h.count == 1 ? "0" + h : h
     }
 
-    /// Control characters (C0 but newline and tab, DEL, C1) and bidirectional overrides.
-    static func isInvisible(_ s: Unicode.Scalar) -> Bool {
+    /// Control characters (C0 but newline and tab, DEL, C1) and bidirectional overrides: what
+    /// acts on a terminal instead of being shown. The CLI's text output escapes the same set.
+    public static func isInvisible(_ s: Unicode.Scalar) -> Bool {
         switch s.value {
         case 0x0A, 0x09: false
         case 0x00...0x1F, 0x7F...0x9F, 0x202A...0x202E, 0x2066...0x2069: true
