@@ -118,7 +118,14 @@ struct VMFWUpdateCLITests {
             guard ContinuousClock.now < deadline else { throw CommandFailed(description: "no in-place reset: \(try eventNames(sandbox, "hr"))") }
             try await Task.sleep(for: .milliseconds(20))
         }
-        let status = try JSON.decode(try sandbox.run(["qmp", "hr", "query-status"]).stdout)
+        // The record comes just before the supervisor's `cont`, and SeaBIOS may reset once more
+        // while it boots (another pause until the supervisor resumes it): the VM must reach
+        // running, not stay in shutdown, within the deadline.
+        var status = try JSON.decode(try sandbox.run(["qmp", "hr", "query-status"]).stdout)
+        while status["status"]?.stringValue != "running", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+            status = try JSON.decode(try sandbox.run(["qmp", "hr", "query-status"]).stdout)
+        }
         #expect(status["status"]?.stringValue == "running")
         let events = try eventNames(sandbox, "hr")
         #expect(events.contains("SHUTDOWN:host-qmp-system-reset"))
