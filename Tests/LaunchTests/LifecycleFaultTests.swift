@@ -217,6 +217,37 @@ struct LifecycleFaultTests {
         _ = try await forceStopLeavesNothing(sandbox, "lim")
     }
 
+    @Test("while a pass-through command waits on a frozen QEMU monitor, the manager's own commands answer, and the pass-through completes once QEMU runs again")
+    func managerCommandsAnswerWhilePassThroughIsSlow() async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        let result = try await sandbox.start(try sandbox.launch("slow"))
+        let qemuPID = try #require(result.qemuPID)
+        // A QEMU stopped by SIGSTOP reads nothing from its monitor: a command sent to it now
+        // stays unanswered until SIGCONT, like one a busy monitor is still parsing.
+        kill(qemuPID, SIGSTOP)
+        var resumed = false
+        defer { if !resumed { kill(qemuPID, SIGCONT) } }
+        let passThroughDone = Flag()
+        let passThrough = Task {
+            defer { passThroughDone.set() }
+            return try await sandbox.lifecycle.qmp("slow", command: "query-status", arguments: nil, timeout: 120)
+        }
+        // The manager's own commands, on their own connections, answer meanwhile: the event tail
+        // at once, the status with its monitor probe cut short (QEMU is frozen, so no qmp-status).
+        let events = try await sandbox.lifecycle.qmp("slow", command: "x-igvm-mgr-events", arguments: ["tail": 5], timeout: 20)
+        #expect(events.arrayValue?.isEmpty == false)
+        let status = try await sandbox.lifecycle.qmp("slow", command: "x-igvm-mgr-status", arguments: nil, timeout: 20)
+        #expect(status["phase"]?.stringValue == "running")
+        #expect(status["qmp-status"] == .null)
+        #expect(!passThroughDone.isSet, "QEMU answered while stopped by SIGSTOP?")
+        kill(qemuPID, SIGCONT)
+        resumed = true
+        let answer = try await passThrough.value
+        #expect(answer["status"]?.stringValue == "running")
+        _ = try await forceStopLeavesNothing(sandbox, "slow")
+    }
+
     @Test("a stopped VM's folder has no pid files, sockets or temporary files left")
     func noLeftovers() async throws {
         let sandbox = try LifecycleSandbox()
