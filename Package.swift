@@ -2,13 +2,14 @@
 import PackageDescription
 
 // Module graph (see docs/architecture.md): data flows one way,
-// config → object model → launch plan → process + QMP → events → state.
+// definition → launch plan (+ capabilities) → state records → supervisor (process + QMP → events)
+// → firmware update flow → lifecycle (the CLI's API). SwiftPM rejects an import against it.
 let package = Package(
     name: "igvm-mgr",
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "igvm-mgr", targets: ["igvm-mgr"]),
-        .library(name: "IGVMManager", targets: ["JSON", "FileAccess", "Numerals", "ObjectModel", "IGVM", "Measure", "QMP", "Launch"]),
+        .library(name: "IGVMManager", targets: ["JSON", "FileAccess", "Numerals", "ObjectModel", "IGVM", "Measure", "QMP", "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle"]),
         .library(name: "IGVMFormat", targets: ["IGVM"]),
         // Narrow products for the libFuzzer package (fuzz/): a fuzzer links only the parser it
         // fuzzes, so libFuzzer's coverage map holds that code and not all of SwiftNIO's.
@@ -65,16 +66,47 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Launch", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "FileAccess", "Numerals", "CProcess",
+        // A VM definition file (TOML) → a typed `VMDefinition` and its problems. No planning.
+        .target(name: "Definition", dependencies: [
+            "JSON", "ObjectModel", "IGVM", "FileAccess", "Numerals",
             .product(name: "TOMLKit", package: "TOMLKit"),
+        ]),
+        // What a QEMU binary can do (probed over QMP) and the per-binary probe cache.
+        .target(name: "Capabilities", dependencies: [
+            "JSON", "QMP", "FileAccess",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The launch plan: definition + capabilities → QEMU's argv, host requirements, the
+        // expected launch digest, and the plans of the vmfwupdate relaunches.
+        .target(name: "Launch", dependencies: [
+            "Definition", "Capabilities", "JSON", "ObjectModel", "IGVM", "Measure", "FileAccess", "Numerals",
+        ]),
+        // The state directory: VM folders, whole-file records, the event log, locks.
+        .target(name: "VMState", dependencies: ["Launch", "Definition", "JSON", "FileAccess"]),
+        // The per-VM supervisor process: spawns QEMU, talks QMP, maps events to phases,
+        // classifies exits, serves the control socket.
+        .target(name: "Supervisor", dependencies: [
+            "VMState", "Launch", "QMP", "JSON", "FileAccess", "CProcess",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
+        // The vmfwupdate reset flow as a supervisor event policy.
+        .target(name: "FirmwareUpdate", dependencies: [
+            "Supervisor", "VMState", "Launch", "Definition", "IGVM", "QMP", "JSON", "FileAccess",
             .product(name: "Crypto", package: "swift-crypto"),  // SHA-256 of guest-supplied firmware
         ]),
+        // start/stop/list/status/cleanup/... and the supervisor's entry: the CLI's API.
+        .target(name: "Lifecycle", dependencies: [
+            "FirmwareUpdate", "Supervisor", "VMState", "Launch", "Capabilities", "Definition",
+            "QMP", "JSON", "ObjectModel", "Measure", "FileAccess",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .executableTarget(name: "igvm-mgr", dependencies: [
-            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Launch", "FileAccess", "Numerals", "SNPReport", "Attestation",
+            "JSON", "ObjectModel", "IGVM", "Measure", "QMP", "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle",
+            "FileAccess", "Numerals", "SNPReport", "Attestation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -93,7 +125,8 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
-        .testTarget(name: "LaunchTests", dependencies: ["Launch", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
+        .testTarget(name: "LaunchTests", dependencies: [
+            "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle", "FileAccess", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "SNPReport", "IGVM", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),

@@ -1,7 +1,13 @@
 import ArgumentParser
 import Foundation
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 import ObjectModel
 
 /// `igvm-mgr args CONFIG`: the exact QEMU command line `start` would run for a definition.
@@ -69,7 +75,7 @@ enum DefinitionInput {
     static func loadValid(_ path: String) throws -> VMDefinition {
         let definition: VMDefinition
         do {
-            definition = try VMDefinition.load(path: path)
+            definition = try ConfigValidation.load(path: path)
         } catch {
             for problem in error.problems { Output.error(problem.description) }
             throw error.kind == .unreadable ? ExitStatus.usage : ExitStatus.failure

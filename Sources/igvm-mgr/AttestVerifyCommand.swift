@@ -1,7 +1,13 @@
 import ArgumentParser
 import Attestation
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 import Measure
 import SNPReport
 
@@ -198,7 +204,7 @@ struct AttestVerify: ParsableCommand {
         if let config {
             let definition: VMDefinition
             do {
-                definition = try VMDefinition.load(path: config)
+                definition = try ConfigValidation.load(path: config)
             } catch {
                 for problem in error.problems.dropLast() { Output.error(problem.description) }
                 let last = error.problems.last?.description ?? config

@@ -1,6 +1,12 @@
 import ArgumentParser
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 
 /// `igvm-mgr cleanup`.
 struct CleanupCommand: AsyncParsableCommand {
@@ -25,18 +31,6 @@ struct CleanupCommand: AsyncParsableCommand {
         } else {
             for action in actions { Output.line("\(action.name): \(action.action)") }
         }
-    }
-}
-
-extension SuperviseCommand {
-    /// The reset/vmfwupdate policy when the VM's definition asks for it, else the default.
-    func eventPolicy(_ directory: StateDirectory) -> any VMEventPolicy {
-        guard let paths = try? directory.vm(name),
-              let bytes = try? FileDescriptorIO.readFile(paths.plan),
-              let launch = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
-              let setup = try? VMFWUpdateSetup.load(for: launch, paths: paths)
-        else { return DefaultEventPolicy() }
-        return FirmwareUpdateEventPolicy(setup: setup)
     }
 }
 
@@ -75,7 +69,7 @@ struct SuperviseCommand: AsyncParsableCommand {
         let directory = try state.resolve()
         let status = await SupervisorEntry.run(
             name: name, stateDirectory: directory, lockDescriptor: lockFd, readinessDescriptor: readinessFd,
-            policy: eventPolicy(directory), signalStopTimeout: stopTimeout, controlMessageLimit: maxCommandBytes)
+            signalStopTimeout: stopTimeout, controlMessageLimit: maxCommandBytes)
         if status != 0 { throw ExitCode(status) }
     }
 }

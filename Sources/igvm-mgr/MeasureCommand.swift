@@ -1,7 +1,13 @@
 import ArgumentParser
 import JSON
 import IGVM
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 import Measure
 
 /// `igvm-mgr measure`: the launch digest an OVMF image or IGVM file will produce.
@@ -270,7 +276,7 @@ struct MeasureCommand: ParsableCommand {
     static func measure(definition path: String) throws -> DefinitionMeasurement {
         let definition: VMDefinition
         do {
-            definition = try VMDefinition.load(path: path)
+            definition = try ConfigValidation.load(path: path)
         } catch {
             for problem in error.problems.dropLast() { Output.error(problem.description) }
             throw error.kind == .unreadable

@@ -1,6 +1,12 @@
 import ArgumentParser
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 
 #if canImport(Glibc)
 import Glibc

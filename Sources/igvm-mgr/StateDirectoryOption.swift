@@ -1,5 +1,11 @@
 import ArgumentParser
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 
 #if canImport(Glibc)
 import Glibc

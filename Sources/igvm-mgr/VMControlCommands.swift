@@ -1,6 +1,12 @@
 import ArgumentParser
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 
 /// `igvm-mgr start CONFIG`: launch a VM under its own supervisor.
 struct StartCommand: AsyncParsableCommand {
@@ -45,10 +51,9 @@ struct StartCommand: AsyncParsableCommand {
             // policy and the interface's fw-cfg files.
             var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
             launch.startPaused = paused
-            let text = (try? FileDescriptorIO.readFile(config)).flatMap { $0 }.map { String(decoding: $0, as: UTF8.self) }
             var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
             procedure.signalStopTimeout = stopTimeout?.seconds
-            let result = try await procedure.start(launch, definitionText: text, wait: wait, timeout: timeout.seconds)
+            let result = try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout.seconds)
             if json {
                 Output.json(result.json)
             } else {

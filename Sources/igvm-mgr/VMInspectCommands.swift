@@ -1,6 +1,13 @@
+import FileAccess
 import ArgumentParser
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -210,26 +217,24 @@ extension String {
 
 /// One line on the vmfwupdate flow of a VM's start for `status`.
 enum FirmwareUpdateStatusText {
-    static func line(_ flow: JSON, supervisorAlive: Bool) -> String {
-        let phase = flow["phase"]?.stringValue ?? "?"
-        let updates = flow["updates"]?.intValue ?? 0, relaunches = flow["relaunches"]?.intValue ?? 0
+    static func line(_ flow: FirmwareUpdateRecord, supervisorAlive: Bool) -> String {
+        let (updates, relaunches) = (flow.updates, flow.relaunches)
         var text = "\(updates) update\(updates == 1 ? "" : "s"), \(relaunches) relaunch\(relaunches == 1 ? "" : "es"), "
-        if flow["firmware"]?["source"]?.stringValue == "guest" {
-            text += "guest firmware " + image(flow["firmware"]?["stored"])
-        } else {
-            text += "provider firmware"
+        switch flow.firmware {
+        case .guestSupplied(let stored): text += "guest firmware " + image(stored)
+        case .provider: text += "provider firmware"
         }
-        if !supervisorAlive && !["running", "stopped"].contains(phase) {
-            text += " — update interrupted at \(phase)"
-            if let next = flow["next-firmware"]?["stored"] { text += " (stored image \(image(next)))" }
+        if !supervisorAlive && !flow.phase.isSettled {
+            text += " — update interrupted at \(flow.phase.rawValue)"
+            if case .guestSupplied(let next)? = flow.nextFirmware { text += " (stored image \(image(next)))" }
         }
         return text
     }
 
     /// A stored image: its SHA-256 and, for confidential guests, the relaunch's launch digest.
-    static func image(_ stored: JSON?) -> String {
-        var text = "sha256 \(stored?["sha256"]?.stringValue ?? "?")"
-        if let measurement = ExpectedLaunchMeasurement(json: stored?["launch-measurement"]) { text += ", launch digest \(measurement)" }
+    static func image(_ stored: StoredFirmware) -> String {
+        var text = "sha256 \(stored.imageSHA256)"
+        if let measurement = stored.launchMeasurement { text += ", launch digest \(measurement)" }
         return text
     }
 }

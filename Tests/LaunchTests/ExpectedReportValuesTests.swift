@@ -1,10 +1,17 @@
+import FileAccess
 import Foundation
 import JSON
 import Measure
 import Testing
 import TestSupport
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// What an attestation report of a launch must carry, from a definition and from a VM's state
 /// folder. SEV-SNP cannot launch on the TCG test host, so the state folder holds what `start`

@@ -1,6 +1,13 @@
+import FileAccess
 import Foundation
 import Testing
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 @Suite struct FirmwareUpdateFlowTests {
     static let validator = FirmwareUpdateRequestValidator(
@@ -37,12 +44,12 @@ import Testing
         #expect(Self.events(steps) == ["vmfwupdate-request-read"])
         steps = try flow.handle(.payloadRead(Self.payload))
         #expect(Self.actions(steps) == [.store(Self.payload)])
-        #expect(flow.phase.name == "storing-image")
+        #expect(flow.phase.recorded.rawValue == "storing-image")
         // The image is stored before anything is torn down; the phase records it for recovery.
         steps = try flow.handle(.stored(Self.stored))
         #expect(Self.events(steps) == ["vmfwupdate-image-stored"])
         #expect(Self.actions(steps) == [.quitInstance])
-        #expect(flow.phase.name == "image-stored")
+        #expect(flow.phase.recorded.rawValue == "image-stored")
         steps = try flow.handle(.instanceQuit)
         #expect(Self.actions(steps) == [.launchInstance(.guestSupplied(Self.stored))])
         steps = try flow.handle(.instanceLaunched)

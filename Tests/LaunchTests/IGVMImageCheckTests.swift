@@ -1,8 +1,15 @@
+import FileAccess
 import Foundation
 import IGVM
 import Testing
 import TestSupport
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// A guest-supplied IGVM image is checked with the IGVM module before anything is stored.
 @Suite struct IGVMImageCheckTests {
@@ -49,7 +56,7 @@ import TestSupport
         let paths = VMPaths(folder: directory.path + "/snp-igvm")
         var d = definition
         d.vmfwupdate.mailbox = 0x9000
-        let setup = try #require(try VMFWUpdateSetup(definition: d, name: nil, paths: paths))
+        let setup = try #require(try VMFWUpdateSetup(definition: d, name: nil, vmFolder: paths.folder))
         #expect(setup.offer.formats == [.igvm])
         #expect(setup.imageCheck?.platform == .sevSNP)
         var flow = setup.makeFlow()

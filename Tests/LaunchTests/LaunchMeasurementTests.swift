@@ -1,10 +1,17 @@
+import FileAccess
 import Foundation
 import JSON
 import Measure
 import Testing
 import TestSupport
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// The expected launch digest of what `start` launches: computed from the definition with the
 /// Measure module, carried in the plan, recorded by the supervisor before QEMU is spawned, and

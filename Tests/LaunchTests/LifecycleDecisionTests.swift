@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import JSON
 import QMP
@@ -7,7 +8,13 @@ import Testing
 import Glibc
 #endif
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// The lifecycle's decisions as pure functions, table-tested: control-command arguments, the
 /// exit classification, the signal policy, the record the CLI settles, folder trust, and the

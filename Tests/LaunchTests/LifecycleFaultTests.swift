@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import JSON
 import QMP
@@ -8,7 +9,13 @@ import TestSupport
 import Glibc
 #endif
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// The lifecycle under faults, with real QEMU (TCG): the supervisor killed (`kill -9`) at each
 /// named point of `start` and `stop` (`FaultPoint`, armed through the supervisor's environment,
@@ -246,6 +253,23 @@ struct LifecycleFaultTests {
         let answer = try await passThrough.value
         #expect(answer["status"]?.stringValue == "running")
         _ = try await forceStopLeavesNothing(sandbox, "slow")
+    }
+
+    @Test("a plan whose reset flow the supervisor cannot set up fails start with that reason; no QEMU runs",
+          arguments: ["name = \"flow\"\n[qemu\n", "name = \"flow\"\n[qemu]\naccel = \"tcg\"\n"])
+    func unusableResetFlowFailsStart(definitionText: String) async throws {
+        let sandbox = try LifecycleSandbox()
+        defer { sandbox.tearDown() }
+        var launch = try sandbox.launch("flow")
+        // Not TOML; or a definition that needs no reset flow although the plan asks for one.
+        launch.resetFlow = ResetFlowSource(definitionFile: "/nonexistent/flow.toml", definitionText: definitionText)
+        await #expect {
+            try await sandbox.start(launch)
+        } throws: { error in
+            guard case LifecycleError.startFailed(let message, _) = error else { return false }
+            return message.contains("cannot use the launch plan") && message.contains("reset flow")
+        }
+        #expect(sandbox.processes(writingTo: try sandbox.paths("flow").qemuLog).isEmpty)
     }
 
     @Test("a stopped VM's folder has no pid files, sockets or temporary files left")

@@ -1,10 +1,17 @@
+import FileAccess
 import Foundation
 import JSON
 import QMP
 import Testing
 import TestSupport
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// An event policy that relaunches QEMU once, with another launch, on the first RESUME
 /// (what the reset flows do on a guest reset), and reports the second run's RESUME: by then
@@ -52,7 +59,7 @@ struct LifecycleRelaunchTests {
         defer { sandbox.tearDown() }
         let paths = try sandbox.paths("rl")
         try sandbox.directory.create()
-        try StateDirectory.makeFolder(paths.folder, mode: 0o700)
+        try Folder.make(paths.folder, mode: 0o700)
         var first = try sandbox.launch("rl")
         // Each run records its own launch's expected measurement (labels: no SEV under TCG).
         first.launchMeasurement = .unavailable(reason: "first run")

@@ -1,6 +1,13 @@
+import FileAccess
 import Foundation
 import JSON
+import Definition
+import Capabilities
 import Launch
+import VMState
+import Supervisor
+import FirmwareUpdate
+import Lifecycle
 import TestSupport
 
 /// A private state directory with short paths (Unix socket paths are limited to 107 bytes) and

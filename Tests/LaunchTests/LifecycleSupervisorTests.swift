@@ -1,10 +1,17 @@
+import FileAccess
 import Foundation
 import JSON
 import QMP
 import Testing
 import TestSupport
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// End to end with real QEMU under TCG: `StartProcedure` spawns `igvm-mgr supervise`, which
 /// launches QEMU; `Lifecycle` talks to it through the control socket.

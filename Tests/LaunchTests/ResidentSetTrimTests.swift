@@ -1,7 +1,14 @@
 #if canImport(Glibc)
+import FileAccess
 import Glibc
 #endif
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 import Testing
 
 @Suite("ResidentSetTrim: which mappings a supervisor may forget")

@@ -1,10 +1,17 @@
+import FileAccess
 import Foundation
 import JSON
 import Measure
 import Testing
 import TestSupport
 
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 @Suite("State directory")
 struct StateDirectoryTests {
@@ -25,7 +32,7 @@ struct StateDirectoryTests {
         let directory = StateDirectory(path: root)
         try directory.create()
         let paths = try directory.vm("demo")
-        try StateDirectory.makeFolder(paths.folder, mode: 0o700)
+        try Folder.make(paths.folder, mode: 0o700)
         for folder in [root, paths.folder] {
             let mode = try FileManager.default.attributesOfItem(atPath: folder)[.posixPermissions] as? Int
             #expect(mode == 0o700, "\(folder)")
@@ -34,7 +41,12 @@ struct StateDirectoryTests {
 
     @Test("bad VM names are refused with the rule", arguments: ["", "../x", "a/b", ".hidden", "-x", "sp ace", String(repeating: "a", count: 65)])
     func badNames(name: String) {
-        #expect(throws: LifecycleError.self) { try StateDirectory(path: "/tmp/im").vm(name) }
+        #expect {
+            try StateDirectory(path: "/tmp/im").vm(name)
+        } throws: { error in
+            guard case StateError.invalidInput(let message) = error else { return false }
+            return message.contains(VMName.rule)
+        }
     }
 
     @Test("a state directory too deep for Unix socket paths is refused, naming the limit")

@@ -1,5 +1,12 @@
+import FileAccess
 import Testing
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 @Suite struct VMFWUpdateMailboxTests {
     static let sample = VMFWUpdateMailbox(

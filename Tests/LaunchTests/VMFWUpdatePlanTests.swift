@@ -1,10 +1,17 @@
+import FileAccess
 import Foundation
 import IGVM
 import JSON
 import Measure
 import Testing
 import TestSupport
+@testable import Definition
+@testable import Capabilities
 @testable import Launch
+@testable import VMState
+@testable import Supervisor
+@testable import FirmwareUpdate
+@testable import Lifecycle
 
 /// The relaunch plans of the flow for confidential configs, asserted without spawning QEMU (no
 /// SEV host here): what the supervisor would exec after an update.
@@ -103,7 +110,7 @@ actor ScriptedUpdateHost: FirmwareUpdateHost {
     }
     func resetInstanceInPlace() async throws -> FirmwareUpdateStepCompletion { .done }
     func record(_ event: FirmwareUpdateEvent, flow: FirmwareUpdateFlow) async {
-        calls.append(.recorded(event.name, data: event.data, flow: flow.stateJSON))
+        calls.append(.recorded(event.name, data: event.data, flow: flow.record.json))
     }
     func finishStopped(flow: FirmwareUpdateFlow) async {}
 
@@ -139,7 +146,7 @@ extension VMFWUpdatePlanTests {
             extra: "[vmfwupdate]\nenabled = true\nmailbox = \"0x9000\"")
         let stateDirectory = StateDirectory(path: folder.appendingPathComponent("state").path)
         try stateDirectory.create()
-        let setup = try #require(try VMFWUpdateSetup(definition: VMDefinition.load(path: config), name: nil, paths: stateDirectory.vm("fw")))
+        let setup = try #require(try VMFWUpdateSetup(definition: VMDefinition.load(path: config), name: nil, vmFolder: stateDirectory.vm("fw").folder))
         let host = ScriptedUpdateHost(payload: FirmwareUpdatePayload(format: format, image: image, opaque: nil))
         var flow = setup.makeFlow()
         try await setup.makeExecutor().run(.guestReset, flow: &flow, host: host)
@@ -220,7 +227,7 @@ extension VMFWUpdatePlanTests {
         let run = try await Self.update(.snp, format: .platformROM, image: try MeasurementFixtures.platformROM(MeasurementFixtures.amdSev), in: folder)
         let digest = try #require(run.stored.launchMeasurement?.digest)
         var state = VMState(name: "fw", phase: .stopped)
-        state.vmfwupdate = run.flow.stateJSON
+        state.vmfwupdate = run.flow.record
         try state.write(run.stateDirectory.vm("fw").state)
         let status = try IGVMManagerBinary.run(["status", "fw", "--state-dir", run.stateDirectory.path])
         #expect(status.status == 0, "\(status.stderr)")

@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 import IGVM
 import Measure
 import ObjectModel

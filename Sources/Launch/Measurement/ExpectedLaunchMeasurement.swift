@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 import JSON
 import Measure
 

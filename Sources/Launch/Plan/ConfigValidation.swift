@@ -1,3 +1,5 @@
+import Definition
+import Capabilities
 import FileAccess
 import Foundation
 import IGVM
@@ -7,6 +9,25 @@ import ObjectModel
 /// `igvm-mgr validate CONFIG`: every problem of a VM definition, as QEMU, KVM/the SEV
 /// firmware and igvm-mgr would see it, each named by the config key that caused it.
 public enum ConfigValidation {
+    /// Loads the definition at `path`; when it is invalid, the object properties of the tables
+    /// that could be read are checked too (as the plan would check them) and reported in the
+    /// same error, so that one run names every problem.
+    public static func load(path: String) throws(ConfigError) -> VMDefinition {
+        do {
+            return try VMDefinition.load(path: path)
+        } catch {
+            throw withPropertyProblems(error)
+        }
+    }
+
+    /// `error` plus the property problems of its partial definition.
+    public static func withPropertyProblems(_ error: ConfigError) -> ConfigError {
+        guard error.kind == .invalid, let partial = error.partial else { return error }
+        var error = error
+        error.problems += LaunchPlan.build(partial, binary: partial.qemu.binary, qmpSocket: nil).1
+        return error
+    }
+
     /// Loads, plans and validates the definition at `path`.
     ///
     /// - Parameter qemuVersion: the QEMU version to check against (overrides `qemu.version`).
@@ -16,7 +37,7 @@ public enum ConfigValidation {
                                 searchPath: String? = ProcessInfo.processInfo.environment["PATH"]) throws(ConfigError) -> [ConfigProblem] {
         let definition: VMDefinition
         do {
-            definition = try VMDefinition.load(path: path)
+            definition = try load(path: path)
         } catch where error.kind == .invalid {
             return error.problems
         }

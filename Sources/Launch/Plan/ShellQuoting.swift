@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 import Foundation
 
 /// Quoting argv words for a POSIX `sh` command line, so that `igvm-mgr args` output can be

@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 /// What the manager offers the guest through the interface: the read-only values it publishes
 /// in fw-cfg, and what it checks a request against.
 public struct VMFWUpdateOffer: Sendable, Hashable {

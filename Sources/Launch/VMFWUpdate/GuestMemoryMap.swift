@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 import IGVM
 
 /// A half-open range of guest-physical addresses.

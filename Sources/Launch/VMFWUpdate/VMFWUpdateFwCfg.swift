@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 import Foundation
 
 /// The read-only fw-cfg files through which the guest learns the mailbox address and the

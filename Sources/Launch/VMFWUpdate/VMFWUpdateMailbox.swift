@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 /// The vmfwupdate interface values, bit for bit as in Gerd Hoffmann's interface draft of
 /// 24 March 2025 in the qemu-devel thread "[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor
 /// fw-cfg interface support" ("format bits, used by both 'capabilities' and 'control'");

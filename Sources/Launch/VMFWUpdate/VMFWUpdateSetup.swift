@@ -1,3 +1,6 @@
+import Definition
+import Capabilities
+import FileAccess
 import Foundation
 import IGVM
 import JSON
@@ -24,16 +27,20 @@ public struct VMFWUpdateSetup: Sendable {
     ///
     /// - Throws: `LifecycleError.invalidInput` with the first of `problems(definition)`; `validate`
     ///   and `args` report the same problems, so a definition they accept never fails here.
-    public init?(definition: VMDefinition, name: String?, paths: VMPaths) throws {
+    public init?(definition: VMDefinition, name: String?, vmFolder: String) throws(LifecycleError) {
         guard Self.applies(to: definition) else { return nil }
         if let first = Self.problems(definition).first {
             throw LifecycleError.invalidInput(first.description)
         }
         self.definition = definition
         self.name = name ?? definition.name
-        basePlan = try LaunchPlan(definition: definition, qmpSocket: nil)
-        folder = paths.folder + "/vmfwupdate"
-        memory = try GuestMemoryMap(machine: definition.qemu.machine, ramSize: definition.qemu.memory)
+        do { basePlan = try LaunchPlan(definition: definition, qmpSocket: nil) } catch {
+            throw .invalidInput(error.problems.map(\.description).joined(separator: "\n"))
+        }
+        folder = vmFolder + "/vmfwupdate"
+        do { memory = try GuestMemoryMap(machine: definition.qemu.machine, ramSize: definition.qemu.memory) } catch {
+            throw .invalidInput("\(error)")
+        }
         let romSize = Self.firmwareROMSize(definition)
         // IGVM images only where the config names a QEMU with an IGVM loader (`qemu.version`
         // ≥ 10.1): QEMU 10.0 has no igvm-cfg, so the relaunch would fail.
@@ -105,32 +112,13 @@ public struct VMFWUpdateSetup: Sendable {
         }
     }
 
-    /// The setup for a supervised launch, from the definition file it came from.
-    public static func load(for launch: QEMULaunch, paths: VMPaths) throws -> VMFWUpdateSetup? {
-        guard let source = launch.definitionSource else { return nil }
-        return try VMFWUpdateSetup(definition: VMDefinition.load(path: source), name: launch.name, paths: paths)
-    }
-
-    /// A new flow for a `start` (the provider's firmware).
-    public func makeFlow() -> FirmwareUpdateFlow {
-        FirmwareUpdateFlow(canResetInPlace: Self.canResetInPlace(definition), interfaceEnabled: mailboxGPA != nil,
-                           validator: FirmwareUpdateRequestValidator(offer: offer, memory: memory), imageChecker: imageCheck)
-    }
-
-    /// The executor of this VM's flow: images go to `imageStore`, measured for the relaunch.
-    public func makeExecutor() -> FirmwareUpdateExecutor {
-        FirmwareUpdateExecutor(store: imageStore, measure: { [definition] stored in
-            definition.expectedLaunchMeasurement(booting: stored.bootSource)
-        })
-    }
-
     /// The interface's read-only fw-cfg files for the plan; written (whole) only when `write`
     /// is true, so `args` can show the exact argv without touching the state folder.
     public func interfaceFiles(write: Bool = true) throws -> [(name: String, path: String)] {
         guard let mailboxGPA else { return [] }
         let files = VMFWUpdateFwCfg.files(mailboxGPA: mailboxGPA, offer: offer)
         guard write else { return VMFWUpdateFwCfg.paths(files, in: folder) }
-        try StateDirectory.makeFolder((folder as NSString).deletingLastPathComponent, mode: 0o700)
+        try Folder.make((folder as NSString).deletingLastPathComponent, mode: 0o700)
         return try VMFWUpdateFwCfg.write(files, into: folder)
     }
 
@@ -150,24 +138,5 @@ public struct VMFWUpdateSetup: Sendable {
             launch.launchMeasurement = stored.launchMeasurement  // measured when it was stored
         }
         return launch
-    }
-
-    /// Where guest-supplied images are stored.
-    public var imageStore: FirmwareImageStore { FirmwareImageStore(directory: folder + "/images") }
-}
-
-extension FirmwareUpdateFlow {
-    /// The flow's record in `state.json` (`vmfwupdate`): phase, firmware, counters.
-    public var stateJSON: JSON {
-        var object: JSONObject = [
-            "phase": .string(phase.name), "firmware": firmware.json, "updates": JSON(updates),
-            "relaunches": JSON(relaunches), "resets": JSON(resets),
-        ]
-        switch phase {
-        case .quitting(let next, _), .launching(let next, _): object["next-firmware"] = next.json
-        case .failed(let reason): object["error"] = .string(reason)
-        default: break
-        }
-        return .object(object)
     }
 }

@@ -1,4 +1,5 @@
 import FuzzerSupport
+import Definition
 import Launch
 
 /// The path the definitions claim to come from. Absolute, so resolving relative paths inside

@@ -1,0 +1,143 @@
+import Supervisor
+import VMState
+import Launch
+import Definition
+import FileAccess
+import Foundation
+import JSON
+import QMP
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The supervisor's event policy for VMs in the reset/vmfwupdate flow: maps QEMU's events to
+/// `FirmwareUpdateFlow` inputs and carries out its steps through `SupervisorControl`.
+///
+/// Events arrive one at a time from the supervisor's event pump, but a step (a relaunch) lets
+/// the next instance's events in before it returns; events that arrive while a run is in
+/// progress are queued and read afterwards, in order, against the phase the run left.
+public actor FirmwareUpdateEventPolicy: VMEventPolicy {
+    let setup: VMFWUpdateSetup
+    let executor: FirmwareUpdateExecutor
+    private var flow: FirmwareUpdateFlow
+    private var launchNumber = 1
+    private var busy = false
+    private var queued: [QMPEvent] = []
+
+    /// The environment variable that makes the supervisor kill itself (SIGKILL) right after
+    /// recording the named flow event — a test hook for recovery (`vmfwupdate-image-stored`).
+    public static let crashHookVariable = "IGVM_MGR_TEST_CRASH_AFTER"
+
+    public init(setup: VMFWUpdateSetup) {
+        self.setup = setup
+        executor = setup.makeExecutor()
+        flow = setup.makeFlow()
+    }
+
+    public func handle(event: QMPEvent, supervisor: any SupervisorControl) async {
+        // An event that arrives while a run is in progress is read against the phase that run
+        // leaves, not the one it started from.
+        queued.append(event)
+        guard !busy else { return }
+        busy = true
+        defer { busy = false }
+        while !queued.isEmpty {
+            let next = queued.removeFirst()
+            guard let input = await input(for: next, supervisor: supervisor) else { continue }
+            var working = flow
+            let host = SupervisorFirmwareUpdateHost(supervisor: supervisor, setup: setup, nextLaunchNumber: launchNumber + 1)
+            do {
+                let timings = try await executor.run(input, flow: &working, host: host)
+                if !timings.isEmpty {
+                    // For the benchmark's split (bench/vmfwupdate_bench.py).
+                    await supervisor.record(event: "vmfwupdate-step-timings", data: .object(JSONObject(
+                        timings.map { ($0.step, JSON($0.seconds)) })))
+                }
+            } catch {
+                await supervisor.record(event: "vmfwupdate-error", data: ["error": .string("\(error)")])
+            }
+            // Entering `launching` used the next launch number for the new instance's plan.
+            if working.phase.isLaunching, !flow.phase.isLaunching { launchNumber += 1 }
+            flow = working
+        }
+    }
+
+    /// The flow input an event stands for in the current phase, if any.
+    private func input(for event: QMPEvent, supervisor: any SupervisorControl) async -> FirmwareUpdateFlow.Input? {
+        switch (event.name, flow.phase) {
+        case ("SHUTDOWN", .running) where event.data["guest"]?.boolValue == true:
+            switch event.data["reason"]?.stringValue {
+            case "guest-reset": return .guestReset
+            case "guest-shutdown": return .guestPowerOff
+            default: return nil
+            }
+        case ("SHUTDOWN", .running) where event.data["reason"]?.stringValue == "host-qmp-system-reset":
+            return .hostReset
+        case ("RESET", .resettingInPlace):
+            // The reset happened (run state prelaunch): restore the reset policy, then run.
+            do {
+                _ = try await supervisor.execute("set-action", arguments: ["reboot": "shutdown"])
+                _ = try await supervisor.execute("cont", arguments: nil)
+                return .resetCompleted
+            } catch {
+                return .stepFailed(reason: "\(error)")
+            }
+        case ("RESUME", .launching):
+            return .instanceLaunched
+        default:
+            return nil
+        }
+    }
+}
+
+/// `FirmwareUpdateHost` over the supervisor: QMP through its monitor, relaunch through its run
+/// loop (which is why launch and reset-in-place complete later, on QEMU's events).
+struct SupervisorFirmwareUpdateHost: FirmwareUpdateHost {
+    let supervisor: any SupervisorControl
+    let setup: VMFWUpdateSetup
+    let nextLaunchNumber: Int
+
+    func channel() async throws -> any FirmwareUpdateChannel {
+        guard let mailboxGPA = setup.mailboxGPA else { throw LifecycleError.failed("the vmfwupdate interface is off") }
+        let supervisor = self.supervisor
+        return GuestMemoryMailboxChannel(
+            mailboxGPA: mailboxGPA,
+            memory: PmemsaveMemoryReader(scratchDirectory: setup.folder) { command, arguments in
+                try await supervisor.execute(command, arguments: arguments)
+            })
+    }
+
+    func quitInstance(next: FirmwareInUse?) async throws {
+        if let next {
+            try await supervisor.relaunch(setup.launch(booting: next, number: nextLaunchNumber))
+        } else {
+            // `quit` may lose its reply to QEMU exiting: the supervisor records the exit.
+            _ = try? await supervisor.execute("quit", arguments: nil)
+        }
+    }
+
+    func launchInstance(_ firmware: FirmwareInUse) async throws -> FirmwareUpdateStepCompletion {
+        .pending  // the supervisor's next run launches it; its RESUME completes the step
+    }
+
+    /// Under `-action reboot=shutdown` QMP's `system_reset` would become a shutdown too, so the
+    /// reboot action is switched to `reset` for it; `cont` waits for the RESET event.
+    func resetInstanceInPlace() async throws -> FirmwareUpdateStepCompletion {
+        _ = try await supervisor.execute("set-action", arguments: ["reboot": "reset"])
+        _ = try await supervisor.execute("system_reset", arguments: nil)
+        return .pending
+    }
+
+    func record(_ event: FirmwareUpdateEvent, flow: FirmwareUpdateFlow) async {
+        await supervisor.record(event: event.name, data: event.data)
+        await supervisor.updateState { $0.vmfwupdate = flow.record }
+        if ProcessInfo.processInfo.environment[FirmwareUpdateEventPolicy.crashHookVariable] == event.name {
+            kill(getpid(), SIGKILL)
+        }
+    }
+
+    func finishStopped(flow: FirmwareUpdateFlow) async {
+        await supervisor.updateState { $0.vmfwupdate = flow.record }
+    }
+}

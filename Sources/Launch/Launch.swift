@@ -1,1 +1,0 @@
-// The Launch module. See docs/architecture.md.

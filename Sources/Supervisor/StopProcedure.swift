@@ -1,0 +1,96 @@
+import VMState
+import Launch
+import FileAccess
+import JSON
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How hard to try: ACPI first, `quit` first, or straight to SIGKILL.
+public enum StopMode: String, Sendable, CaseIterable {
+    case acpi, quit, force
+}
+
+/// One step of the escalation; the one after which QEMU was seen gone "ended it".
+public enum StopStep: String, Sendable {
+    /// `system_powerdown`: the guest's OS shuts down (never happens for an `-S`/halted guest or
+    /// one without ACPI, which is why the escalation continues).
+    case acpi
+    /// QMP `quit`: QEMU exits at once, the guest gets no say.
+    case quit
+    case sigterm
+    case sigkill
+    /// QEMU had exited before the first step.
+    case alreadyExited = "already-exited"
+    /// QEMU ended during the stop, but not by what the stop did (an outside `kill -9`).
+    case other
+}
+
+/// What the stop procedure acts on: the supervisor's own child, or (when the supervisor is gone)
+/// an orphaned QEMU reached through its QMP socket and its pid.
+public protocol StopTarget: Sendable {
+    /// Performs `step`; returns a reason when it could not be performed (monitor gone).
+    func perform(_ step: StopStep) async -> String?
+    /// Whether QEMU is gone, waiting up to `timeout` seconds.
+    func waitForExit(timeout: Double) async -> Bool
+}
+
+/// The result of a stop.
+public struct StopOutcome: Sendable, Equatable {
+    public var step: StopStep
+    /// Steps that were attempted, in order (with a note for those that could not be performed).
+    public var attempted: [String]
+    public var seconds: Double
+
+    public init(step: StopStep, attempted: [String], seconds: Double) {
+        self.step = step
+        self.attempted = attempted
+        self.seconds = seconds
+    }
+
+    public var json: JSON {
+        ["step": .string(step.rawValue), "attempted": .array(attempted.map(JSON.string)), "seconds": .double((seconds * 1000).rounded() / 1000)]
+    }
+}
+
+/// ACPI powerdown → wait → `quit` → wait → SIGTERM → wait → SIGKILL, reporting which step ended it.
+public enum StopProcedure {
+    /// How long to wait after each step (the ACPI wait is the caller's timeout).
+    public static func steps(mode: StopMode, timeout: Double) -> [(StopStep, Double)] {
+        switch mode {
+        case .acpi: return [(.acpi, timeout), (.quit, 5), (.sigterm, 5), (.sigkill, 10)]
+        case .quit: return [(.quit, timeout), (.sigterm, 5), (.sigkill, 10)]
+        case .force: return [(.sigkill, 10)]
+        }
+    }
+
+    /// Runs the escalation; `observe` hears each step as it starts (for the event log).
+    public static func run(mode: StopMode, timeout: Double, target: some StopTarget,
+                           observe: @Sendable (StopStep) -> Void = { _ in }) async throws(LifecycleError) -> StopOutcome {
+        let started = Timestamp.monotonic()
+        if await target.waitForExit(timeout: 0) {
+            return StopOutcome(step: .alreadyExited, attempted: [], seconds: 0)
+        }
+        var attempted: [String] = []
+        for (step, wait) in steps(mode: mode, timeout: timeout) {
+            observe(step)
+            if let problem = await target.perform(step) {
+                attempted.append("\(step.rawValue) (not possible: \(problem))")
+                continue
+            }
+            attempted.append(step.rawValue)
+            if await target.waitForExit(timeout: wait) {
+                return StopOutcome(step: step, attempted: attempted, seconds: Timestamp.monotonic() - started)
+            }
+        }
+        throw .failed("QEMU did not exit after \(attempted.joined(separator: ", "))")
+    }
+}
+
+/// Sends a signal to a process we know by identity (never to a recycled pid).
+public func signalProcess(_ identity: ProcessIdentity, _ signal: Int32) -> String? {
+    guard identity.isAlive else { return nil }
+    if kill(identity.pid, signal) != 0 { return SystemError("cannot signal", "pid \(identity.pid)").description }
+    return nil
+}
