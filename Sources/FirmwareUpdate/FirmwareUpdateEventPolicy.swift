@@ -65,16 +65,16 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
 
     /// The flow input an event stands for in the current phase, if any.
     private func input(for event: QMPEvent, supervisor: any SupervisorControl) async -> FirmwareUpdateFlow.Input? {
-        switch (event.name, flow.phase) {
-        case ("SHUTDOWN", .running) where event.data["guest"]?.boolValue == true:
+        switch (event.runState, flow.phase) {
+        case (.shutdown?, .running) where event.data["guest"]?.boolValue == true:
             switch event.data["reason"]?.stringValue {
             case "guest-reset": return .guestReset
             case "guest-shutdown": return .guestPowerOff
             default: return nil
             }
-        case ("SHUTDOWN", .running) where event.data["reason"]?.stringValue == "host-qmp-system-reset":
+        case (.shutdown?, .running) where event.data["reason"]?.stringValue == "host-qmp-system-reset":
             return .hostReset
-        case ("RESET", .resettingInPlace):
+        case (.reset?, .resettingInPlace):
             // The reset happened (run state prelaunch): restore the reset policy, then run.
             do {
                 _ = try await supervisor.execute("set-action", arguments: ["reboot": "shutdown"])
@@ -83,7 +83,7 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
             } catch {
                 return .stepFailed(reason: "\(error)")
             }
-        case ("RESUME", .launching):
+        case (.resume?, .launching):
             return .instanceLaunched
         default:
             return nil

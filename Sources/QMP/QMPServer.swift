@@ -35,6 +35,9 @@ public final class QMPServerConnection: Sendable {
     /// Closes this connection (e.g. after replying to a `quit`-like command).
     public func close() { channel.close(promise: nil) }
 
+    /// Returns once the connection is closed (by either side).
+    public func closed() async { try? await channel.closeFuture.get() }
+
     func write(_ message: JSON) {
         guard let bytes = try? QMPFrameEncoder.encode(message) else { return }
         var buffer = channel.allocator.buffer(capacity: bytes.count)

@@ -17,33 +17,23 @@ import Glibc
 /// unexpectedly (crash, signal), 2 the launch failed (host check, QEMU refused to start).
 public actor Supervisor: SupervisorControl {
     public nonisolated let paths: VMPaths
-    private let eventLog: EventLog
+    let eventLog: EventLog
     private let policy: any VMEventPolicy
     private let readiness: ReadinessChannel?
     private let lock: VMLock?
-    private var launch: QEMULaunch
-    private var state: VMState
+    var launch: QEMULaunch
+    var state: VMState
 
-    // The current QEMU run.
-    private var qemu: ProcessIdentity?
-    private var exit = OnceValue<ProcessTermination>()
-    /// Set once `state.json` holds the run's exit record.
-    private var recorded = OnceValue<Bool>()
-    private var monitor: QMPClient?
-    private var outputOffset: Int64 = 0
-    private var lastShutdown: JSON?
-    private var stopInProgress: StopStep?
-    private var pendingRelaunch: QEMULaunch?
-    private var stopOutcome: StopOutcome?
+    /// The current QEMU run; each run (a relaunch too) starts from a fresh one.
+    var run = QEMURun()
+    var pendingRelaunch: QEMULaunch?
     private let waiterPool: NIOThreadPool
-    private var controlServer: QMPServer?
-    /// Control requests being answered (the supervisor drains them before it exits).
-    private var controlRequestsInFlight = 0
+    private var controlSocket: ControlSocket?
     /// Whether to drop start-up's code pages from the RSS once QEMU runs (`ResidentSetTrim`).
     private let trimsResidentSet: Bool
     /// SIGTERM/SIGINT seen so far (`SignalStopPolicy`), and the ACPI wait of the stop they start.
-    private var terminationSignals = 0
-    private let signalStopTimeout: Double
+    var terminationSignals = 0
+    let signalStopTimeout: Double
     /// The largest QMP message the control socket takes (a larger one ties QEMU's monitor up
     /// parsing it while every other client waits).
     private let controlMessageLimit: Int
@@ -52,7 +42,7 @@ public actor Supervisor: SupervisorControl {
     /// (the largest, `object-add` with an IGVM or ID block, is a few KiB).
     public static let defaultControlMessageLimit = 256 * 1024
     /// The last `state.json` write that failed (a stop reports it instead of claiming success).
-    private var stateWriteFailure: String?
+    var stateWriteFailure: String?
 
     /// How long the supervisor waits for QEMU's monitor greeting during start-up.
     public static let monitorTimeout: Double = 60
@@ -101,7 +91,7 @@ public actor Supervisor: SupervisorControl {
             state.firmware = next.firmware
             eventLog.append(event: "RELAUNCH", data: ["firmware": next.firmware.map(JSON.string) ?? .null], source: "igvm-mgr")
         }
-        await drainControlServer()
+        await drainControlSocket()
         unlink(paths.controlSocket)
         readiness?.close()
         try? await waiterPool.shutdownGracefully()
@@ -112,11 +102,7 @@ public actor Supervisor: SupervisorControl {
     // MARK: - One QEMU run
 
     private func runOnce() async -> Int32 {
-        exit = OnceValue()
-        recorded = OnceValue()
-        lastShutdown = nil
-        stopInProgress = nil
-        stopOutcome = nil
+        run = QEMURun()
         recordLaunchMeasurement()
         do {
             try HostChecks.check(launch.requirements)
@@ -131,7 +117,6 @@ public actor Supervisor: SupervisorControl {
         } catch {
             // A held child that never ran has exited (its gate closed): nothing to record as running.
             state.qemu = nil
-            qemu = nil
             return fail(error.description, details: [])
         }
         FaultPoint.qemuReleased.reach()
@@ -148,23 +133,27 @@ public actor Supervisor: SupervisorControl {
         case .exited(let termination):
             return failStart(termination: termination, why: "QEMU exited during start-up (\(termination))")
         case .failed(let message):
-            if let termination = await exit.wait(timeout: 5) {
+            if let termination = await run.exit.wait(timeout: 5) {
                 return failStart(termination: termination, why: "QEMU exited during start-up (\(termination))")
             }
-            _ = qemu.map { signalProcess($0, SIGKILL) }
-            let termination = await exit.wait(timeout: 10) ?? .signaled(SIGKILL)
+            _ = run.qemu.map { signalProcess($0, SIGKILL) }
+            let termination = await run.exit.wait(timeout: 10) ?? .signaled(SIGKILL)
             return failStart(termination: termination, why: "cannot talk to QEMU's monitor: \(message)")
         }
         // Subscribe first, so that no event of the run is missed (events from before the
         // negotiation completed are kept by the client).
         let subscription = session.events(bufferSize: 4096)
-        monitor = session
+        run.monitor = session
         state.qemuVersion = session.greeting.versionString
         for early in session.eventsBeforeReady { await handle(early) }
         let pump = Task { await self.pumpEvents(from: subscription) }
-        if controlServer == nil {
+        if controlSocket == nil {
             do {
-                controlServer = try await startControlServer(greeting: session.greeting)
+                let commands = ControlCommands(supervisor: self)
+                controlSocket = try await ControlSocket.open(path: paths.controlSocket, greeting: session.greeting,
+                                                             maximumMessageSize: controlMessageLimit) { command in
+                    await commands.handle(command.name, arguments: command.arguments)
+                }
             } catch {
                 eventLog.append(event: "CONTROL_SOCKET_FAILED", data: ["error": .string("\(error)")], source: "igvm-mgr")
             }
@@ -180,7 +169,7 @@ public actor Supervisor: SupervisorControl {
                 setPhase(.running)
             } catch {
                 // QEMU may be dying right now; the exit below decides what is recorded.
-                if let termination = await exit.wait(timeout: 5) {
+                if let termination = await run.exit.wait(timeout: 5) {
                     pump.cancel()
                     return failStart(termination: termination, why: "QEMU exited during start-up (\(termination))")
                 }
@@ -194,9 +183,9 @@ public actor Supervisor: SupervisorControl {
         if trimsResidentSet { ResidentSetTrim.dropReadOnlyFileMappings() }
         readiness?.send("ready", ["phase": .string(state.phase.rawValue), "qemu-pid": JSON(Int(pid))])
 
-        let termination = await exit.wait() ?? .exited(-1)
+        let termination = await run.exit.wait() ?? .exited(-1)
         FaultPoint.qemuExited.reach()
-        monitor = nil
+        run.monitor = nil
         await session.close()
         pump.cancel()
         return recordExit(termination)
@@ -210,7 +199,7 @@ public actor Supervisor: SupervisorControl {
 
     private func connectMonitor() async -> MonitorOutcome {
         let path = paths.qmpSocket
-        let exit = self.exit
+        let exit = run.exit
         return await withTaskGroup(of: MonitorOutcome.self) { group in
             group.addTask {
                 do { return .connected(try await MonitorConnection.connect(path, timeout: Self.monitorTimeout)) } catch { return .failed("\(error)") }
@@ -238,15 +227,15 @@ public actor Supervisor: SupervisorControl {
         do {
             try AtomicFile.write((try? JSON.array(argv.map(JSON.string)).encoded(pretty: true)) ?? "[]", to: paths.argv)
         } catch { throw LifecycleError(error) }
-        outputOffset = fileSize(paths.qemuLog)
+        run.output = QEMUOutputLog(path: paths.qemuLog, binary: launch.binary)
         var request = SpawnRequest(executable: launch.binary, arguments: Array(argv.dropFirst()), logPath: paths.qemuLog)
         request.inheritedDescriptors = [(listener, QEMULaunch.monitorDescriptor)]
         FaultPoint.beforeSpawn.reach()
         let child = try ProcessSpawner.spawnGated(request)
         let pid = child.pid
         FaultPoint.gateSpawned.reach()
-        qemu = ProcessIdentity.of(pid: pid) ?? ProcessIdentity(pid: pid, startTicks: 0)
-        state.qemu = qemu
+        run.qemu = ProcessIdentity.of(pid: pid) ?? ProcessIdentity(pid: pid, startTicks: 0)
+        state.qemu = run.qemu
         let now = Timestamp.now()
         state.startedAt = Timestamp.rfc3339(seconds: now.seconds, microseconds: now.microseconds)
         state.error = nil
@@ -264,7 +253,7 @@ public actor Supervisor: SupervisorControl {
 
     /// A pool thread blocks in `waitpid` for our one child and publishes how it ended.
     private func watchExit(of pid: Int32) {
-        let exit = self.exit
+        let exit = run.exit
         let pool = waiterPool
         Task.detached {
             let termination = try? await pool.runIfActive { () -> ProcessTermination in
@@ -287,17 +276,14 @@ public actor Supervisor: SupervisorControl {
     }
 
     private func handle(_ event: QMPEvent) async {
-            let name = event.name
-            eventLog.append(event: name, data: event.data.isEmpty ? .null : .object(event.data), source: "qemu",
-                            qemuTimestamp: ["seconds": JSON(event.seconds), "microseconds": JSON(event.microseconds)])
-            controlServer?.emit(event)
-            switch name {
-            case "SHUTDOWN": lastShutdown = .object(event.data)
-            case "STOP" where state.phase == .running: setPhase(.paused)
-            case "RESUME" where state.phase == .paused || state.phase == .starting: setPhase(.running)
-            default: break
-            }
-            await policy.handle(event: event, supervisor: self)
+        eventLog.append(event: event.name, data: event.data.isEmpty ? .null : .object(event.data), source: "qemu",
+                        qemuTimestamp: ["seconds": JSON(event.seconds), "microseconds": JSON(event.microseconds)])
+        controlSocket?.emit(event)
+        if let runState = event.runState {
+            if runState == .shutdown { run.lastShutdown = event.data }
+            if let next = RunStatePhase.phase(after: runState, in: state.phase) { setPhase(next) }
+        }
+        await policy.handle(event: event, supervisor: self)
     }
 
     /// Records the run's expected launch digest in `state.json` and the event log first, before
@@ -316,26 +302,26 @@ public actor Supervisor: SupervisorControl {
 
     private func recordExit(_ termination: ProcessTermination) -> Int32 {
         let verdict = ExitClassification.classify(
-            termination, stepInProgress: stopInProgress ?? stopOutcome?.step,
-            shutdownReason: lastShutdown?["reason"]?.stringValue, shutdownByGuest: lastShutdown?["guest"]?.boolValue == true,
+            termination, stepInProgress: run.stopInProgress ?? run.stopOutcome?.step,
+            shutdownReason: run.lastShutdown?["reason"]?.stringValue, shutdownByGuest: run.lastShutdown?["guest"]?.boolValue == true,
             relaunching: pendingRelaunch != nil)
-        state.lastExit = ExitRecord(termination: termination, reason: verdict.reason, stopStep: verdict.creditedStep?.rawValue, outputTail: outputTail())
+        state.lastExit = ExitRecord(termination: termination, reason: verdict.reason, stopStep: verdict.creditedStep?.rawValue, outputTail: run.output.tail())
         eventLog.append(event: "QEMU_EXITED", data: state.lastExit!.json, source: "igvm-mgr")
         unlink(paths.qmpSocket)
         state.qemu = nil
         setPhase(verdict.phase)
-        recorded.set(true)
+        run.recorded.set(true)
         return verdict.phase == .stopped ? 0 : 1
     }
 
     private func failStart(termination: ProcessTermination, why: String) -> Int32 {
-        let tail = outputTail()
+        let tail = run.output.tail()
         state.lastExit = ExitRecord(termination: termination, reason: "start-failed", outputTail: tail)
         state.qemu = nil
         unlink(paths.qmpSocket)
         eventLog.append(event: "QEMU_EXITED", data: state.lastExit!.json, source: "igvm-mgr")
-        defer { recorded.set(true) }
-        return fail(why, details: errorLines(in: tail))
+        defer { run.recorded.set(true) }
+        return fail(why, details: run.output.errorLines(in: tail))
     }
 
     /// Records a failed launch and tells `start`.
@@ -347,7 +333,7 @@ public actor Supervisor: SupervisorControl {
         return 2
     }
 
-    private func setPhase(_ phase: VMPhase) {
+    func setPhase(_ phase: VMPhase) {
         state.phase = phase
         do {
             try state.write(paths.state)
@@ -358,168 +344,12 @@ public actor Supervisor: SupervisorControl {
         }
     }
 
-    /// The last lines QEMU printed during this run.
-    private func outputTail(lines: Int = 20) -> [String] {
-        guard let bytes = try? FileDescriptorIO.readTail(paths.qemuLog, from: outputOffset, maximum: 8192) else { return [] }
-        let text = String(decoding: bytes, as: UTF8.self)
-        return Array(text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init).suffix(lines))
-    }
-
-    /// QEMU's error lines (`qemu-system-x86_64: …`), or the whole tail when none look like errors.
-    private func errorLines(in tail: [String]) -> [String] {
-        let binaryName = launch.binary.split(separator: "/").last.map(String.init) ?? launch.binary
-        let errors = tail.filter { $0.hasPrefix(binaryName + ":") || $0.hasPrefix("qemu") }
-        return errors.isEmpty ? tail : errors
-    }
-
-    private func fileSize(_ path: String) -> Int64 {
-        var info = stat()
-        return stat(path, &info) == 0 ? Int64(info.st_size) : 0
-    }
-
     // MARK: - Control socket
 
-    private func startControlServer(greeting: QMPGreeting) async throws -> QMPServer {
-        let commands = ControlCommands(supervisor: self)
-        // QEMU's version, no `oob`: control commands run in order on each connection.
-        let ours = QMPGreeting(major: greeting.major, minor: greeting.minor, micro: greeting.micro, package: greeting.package, capabilities: [])
-        return try await QMPServer.listen(unixSocket: paths.controlSocket, greeting: ours, maximumMessageSize: controlMessageLimit) { request in
-            await self.controlRequestStarted()
-            let result = await commands.handle(request.command.name, arguments: request.command.arguments)
-            await self.controlRequestFinished()
-            return try result.get()
-        }
-    }
-
-    private func controlRequestStarted() { controlRequestsInFlight += 1 }
-    private func controlRequestFinished() { controlRequestsInFlight -= 1 }
-
-    /// Lets the answers to requests that ended the VM (a `stop`) reach their clients: waits for
-    /// running requests, then (briefly) for clients to hang up, then closes the socket.
-    private func drainControlServer() async {
-        guard let server = controlServer else { return }
-        let deadline = Timestamp.monotonic() + 2
-        while (controlRequestsInFlight > 0 || !server.connections.isEmpty) && Timestamp.monotonic() < deadline {
-            try? await Task.sleep(nanoseconds: 10_000_000)
-        }
-        await server.close()
-        controlServer = nil
-    }
-
-    // MARK: - Control operations (the control socket and event policies)
-
-    /// The VM's current state record.
-    public func currentState() -> VMState { state }
-
-    public func currentLaunch() -> QEMULaunch { launch }
-
-    public func execute(_ command: String, arguments: JSONObject?) async throws -> JSON {
-        try await execute(command, arguments: arguments, timeout: 60)
-    }
-
-    /// Runs `command` on QEMU's monitor, giving up after `timeout` seconds.
-    public func execute(_ command: String, arguments: JSONObject?, timeout: Double) async throws -> JSON {
-        guard let monitor else { throw QMPCommandError(command: command, errorClass: "GenericError", desc: "QEMU's monitor is not connected") }
-        return try await monitor.execute(command, arguments: arguments, timeout: timeout)
-    }
-
-    public func record(event: String, data: JSON) {
-        eventLog.append(event: event, data: data, source: "igvm-mgr")
-    }
-
-    public func updateState(_ change: @Sendable (inout VMState) -> Void) {
-        change(&state)
-        setPhase(state.phase)
-    }
-
-    /// Stops QEMU with the escalation of `mode`; returns which step ended it (`other` when QEMU
-    /// ended during the stop by something the stop did not do), once the exit is recorded.
-    public func stop(mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopOutcome {
-        guard let qemu, exit.current == nil else {
-            return StopOutcome(step: .alreadyExited, attempted: [], seconds: 0)
-        }
-        if state.phase != .stopping { setPhase(.stopping) }
-        eventLog.append(event: "STOP_REQUESTED", data: ["mode": .string(mode.rawValue), "timeout": .double(timeout)], source: "igvm-mgr")
-        FaultPoint.stopRequested.reach()
-        let target = ChildStopTarget(supervisor: self, qemu: qemu, exit: exit)
-        var outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: target)
-        if stopOutcome == nil { stopOutcome = outcome }
-        // Reply only once the exit is recorded, so that `status` right after `stop` agrees.
-        if await recorded.wait(timeout: 10) != nil, let exit = state.lastExit, exit.reason != "stop" {
-            outcome.step = .other
-        }
-        eventLog.append(event: "STOPPED", data: outcome.json, source: "igvm-mgr")
-        return outcome
-    }
-
-    /// Why the last `state.json` write failed, if it did (nil once a later write succeeded).
-    public func stateProblem() -> String? { stateWriteFailure }
-
-    /// SIGTERM or SIGINT reached the supervisor: the first stops the VM with the usual
-    /// escalation, a second one forces it (`SignalStopPolicy`).
-    public func terminationSignal(_ signal: Int32) {
-        terminationSignals += 1
-        let mode = SignalStopPolicy.mode(forSignalNumber: terminationSignals)
-        eventLog.append(event: "SIGNAL_RECEIVED", data: ["signal": .string(ProcessTermination.signalName(signal)), "stop-mode": .string(mode.rawValue)],
-                        source: "igvm-mgr")
-        startSignalStop()
-    }
-
-    private func startSignalStop() {
-        let mode = SignalStopPolicy.mode(forSignalNumber: terminationSignals)
-        let timeout = signalStopTimeout
-        // Not awaited: a second signal must be able to escalate while the first stop waits.
-        Task { _ = try? await self.stop(mode: mode, timeout: timeout) }
-    }
-
-    fileprivate func noteStopStep(_ step: StopStep) {
-        if exit.current == nil { stopInProgress = step }
-        eventLog.append(event: "STOP_STEP", data: ["step": .string(step.rawValue)], source: "igvm-mgr")
-    }
-
-    fileprivate func monitorForStop() -> QMPClient? { monitor }
-
-    public func relaunch(_ next: QEMULaunch) async throws(LifecycleError) {
-        guard let qemu else { throw .failed("no QEMU is running to relaunch") }
-        guard terminationSignals == 0 else { throw .failed("the supervisor is stopping the VM (signal received)") }
-        pendingRelaunch = next
-        let target = ChildStopTarget(supervisor: self, qemu: qemu, exit: exit)
-        _ = try await StopProcedure.run(mode: .quit, timeout: 10, target: target)
-    }
-
-    /// Waits until the current run's exit is in `state.json` (for replies that must follow it).
-    public func waitForRecordedExit(timeout: Double) async -> Bool {
-        await recorded.wait(timeout: timeout) ?? false
-    }
-}
-
-/// The supervisor's own child as a stop target: QMP for the polite steps, signals after.
-struct ChildStopTarget: StopTarget {
-    let supervisor: Supervisor
-    let qemu: ProcessIdentity
-    let exit: OnceValue<ProcessTermination>
-
-    func perform(_ step: StopStep) async -> String? {
-        // Recorded before the step acts, so the exit it causes is attributed to it.
-        await supervisor.noteStopStep(step)
-        defer { FaultPoint.stopStepSent.reach() }
-        switch step {
-        case .acpi, .quit:
-            guard let monitor = await supervisor.monitorForStop() else { return "QEMU's monitor is not connected" }
-            do {
-                _ = try await monitor.execute(step == .acpi ? "system_powerdown" : "quit", arguments: nil, timeout: 5)
-                return nil
-            } catch {
-                // `quit` may lose its reply to QEMU exiting first: that is success.
-                return exit.current != nil ? nil : "\(error)"
-            }
-        case .sigterm: return signalProcess(qemu, SIGTERM)
-        case .sigkill: return signalProcess(qemu, SIGKILL)
-        case .alreadyExited, .other: return nil
-        }
-    }
-
-    func waitForExit(timeout: Double) async -> Bool {
-        await exit.wait(timeout: timeout) != nil
+    /// Lets the answers to requests that ended the VM (a `stop`) reach their clients, then
+    /// closes the control socket.
+    private func drainControlSocket() async {
+        await controlSocket?.drain(timeout: 2)
+        controlSocket = nil
     }
 }
