@@ -156,7 +156,7 @@ public actor Supervisor: SupervisorControl {
         // negotiation completed are kept by the client).
         let subscription = session.events(bufferSize: 4096)
         monitor = session
-        state.qemuVersion = session.greeting.versionString
+        state.qemuVersion = session.greeting.version.description
         for early in session.eventsBeforeReady { await handle(early) }
         let pump = Task { await self.pumpEvents(from: subscription) }
         if controlServer == nil {
@@ -166,7 +166,7 @@ public actor Supervisor: SupervisorControl {
                 eventLog.append(event: "CONTROL_SOCKET_FAILED", data: ["error": .string("\(error)")], source: "igvm-mgr")
             }
         }
-        readiness?.send("qmp", ["qemu-version": .string(session.greeting.versionString)])
+        readiness?.send("qmp", ["qemu-version": .string(session.greeting.version.description)])
         FaultPoint.monitorConnected.reach()
 
         if launch.startPaused {
@@ -379,7 +379,7 @@ public actor Supervisor: SupervisorControl {
     private func startControlServer(greeting: QMPGreeting) async throws -> QMPServer {
         let commands = ControlCommands(supervisor: self)
         // QEMU's version, no `oob`: control commands run in order on each connection.
-        let ours = QMPGreeting(major: greeting.major, minor: greeting.minor, micro: greeting.micro, package: greeting.package, capabilities: [])
+        let ours = QMPGreeting(version: greeting.version, capabilities: [])
         return try await QMPServer.listen(unixSocket: paths.controlSocket, greeting: ours, maximumMessageSize: controlMessageLimit) { request in
             await self.controlRequestStarted()
             let result = await commands.handle(request.command.name, arguments: request.command.arguments)

@@ -1,4 +1,5 @@
 import Foundation
+import Numerals
 import JSON
 
 /// Where the manager reads a guest's update request and payload from. Two channels exist in the
@@ -35,7 +36,7 @@ public struct GuestMemoryMailboxChannel: FirmwareUpdateChannel {
 
     public func readMailbox() async throws -> VMFWUpdateMailbox.Contents {
         guard let range = GuestPhysicalRange(start: mailboxGPA, length: UInt64(VMFWUpdateMailbox.length)) else {
-            return .unreadable(reason: "mailbox GPA 0x\(hex(mailboxGPA)) overflows")
+            return .unreadable(reason: "mailbox GPA \(hex(mailboxGPA, uppercase: false)) overflows")
         }
         return VMFWUpdateMailbox.decode(try await memory.read(range))
     }
