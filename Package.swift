@@ -9,7 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "igvm-mgr", targets: ["igvm-mgr"]),
-        .library(name: "IGVMManager", targets: ["JSON", "FileAccess", "Numerals", "ObjectModel", "IGVM", "Measure", "QMP", "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle"]),
+        .library(name: "IGVMManager", targets: ["JSON", "FileAccess", "Numerals", "Platform", "ObjectModel", "IGVM", "Measure", "QMP", "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle"]),
         .library(name: "IGVMFormat", targets: ["IGVM"]),
         // Narrow products for the libFuzzer package (fuzz/): a fuzzer links only the parser it
         // fuzzes, so libFuzzer's coverage map holds that code and not all of SwiftNIO's.
@@ -38,30 +38,37 @@ let package = Package(
         // Files users name: bounded regular-file reads, whole-file outputs that never replace a
         // device, FIFO or link.
         .target(name: "FileAccess"),
-        // The one strict reader of numbers written as text (hex and decimal).
+        // Numbers as text and as bytes, once each: the strict reader of hex/decimal text, the hex
+        // formatter, the little-endian encoding. No dependency, so every module may use it.
         .target(name: "Numerals"),
+        // Facts several layers name, defined once: QEMU's version (QMP reads it, IGVM and the
+        // config checks compare it) and the SEV / SEV-SNP guest-policy bits (the object model,
+        // IGVM files, attestation reports), and the kind-plus-description error shape of the
+        // measurement and the report parser. Only Numerals below it, so ObjectModel, QMP, IGVM and
+        // SNPReport all import it without importing each other: the graph stays acyclic.
+        .target(name: "Platform", dependencies: ["Numerals"]),
         // fork + gate + execve: QEMU's pid is on record before QEMU runs (ProcessSpawner).
         .target(name: "CProcess", path: "Sources/CProcess"),
-        .target(name: "ObjectModel", dependencies: ["JSON", "Numerals"]),
+        .target(name: "ObjectModel", dependencies: ["JSON", "Numerals", "Platform"]),
         // The IGVM file format needs no dependency (its CRC-32 is a table); keeping it bare
-        // makes the libFuzzer build of the parser small.
-        .target(name: "IGVM"),
+        // (but for the two small bottom modules) makes the libFuzzer build of the parser small.
+        .target(name: "IGVM", dependencies: ["Numerals", "Platform"]),
         .target(name: "Measure", dependencies: [
-            "IGVM", "FileAccess",
+            "IGVM", "FileAccess", "Numerals", "Platform",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // SEV-SNP attestation reports: the parser is bare (plus IGVM's policy bits) so that its
+        // SEV-SNP attestation reports: the parser is bare (plus Platform's policy bits) so that its
         // libFuzzer build stays small; verification adds the certificate chain and signatures.
-        .target(name: "SNPReport", dependencies: ["IGVM"]),
+        .target(name: "SNPReport", dependencies: ["Platform", "Numerals"]),
         .target(name: "Attestation", dependencies: [
-            "SNPReport", "IGVM", "Measure",
+            "SNPReport", "IGVM", "Measure", "Numerals",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),  // RSA-PSS for AMD's chain
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
         .target(name: "QMP", dependencies: [
-            "JSON",
+            "JSON", "Platform",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -86,14 +93,14 @@ let package = Package(
         // The per-VM supervisor process: spawns QEMU, talks QMP, maps events to phases,
         // classifies exits, serves the control socket.
         .target(name: "Supervisor", dependencies: [
-            "VMState", "Launch", "QMP", "JSON", "FileAccess", "CProcess",
+            "VMState", "Launch", "QMP", "JSON", "FileAccess", "Numerals", "CProcess",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The vmfwupdate reset flow as a supervisor event policy.
         .target(name: "FirmwareUpdate", dependencies: [
-            "Supervisor", "VMState", "Launch", "Definition", "IGVM", "QMP", "JSON", "FileAccess",
+            "Supervisor", "VMState", "Launch", "Definition", "IGVM", "QMP", "JSON", "FileAccess", "Numerals",
             .product(name: "Crypto", package: "swift-crypto"),  // SHA-256 of guest-supplied firmware
         ]),
         // start/stop/list/status/cleanup/... and the supervisor's entry: the CLI's API.
@@ -126,7 +133,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "LaunchTests", dependencies: [
-            "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle", "FileAccess", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
+            "Definition", "Capabilities", "Launch", "VMState", "Supervisor", "FirmwareUpdate", "Lifecycle", "FileAccess", "Numerals", "ObjectModel", "QMP", "JSON", "IGVM", "Measure", "TestSupport"]),
         .testTarget(name: "AttestationTests", dependencies: ["Attestation", "SNPReport", "IGVM", "TestSupport"]),
         // Runs the built `igvm-mgr` binary as a user would.
         .testTarget(name: "CLITests", dependencies: ["igvm-mgr", "JSON", "IGVM", "TestSupport"]),

@@ -1,4 +1,5 @@
 import IGVM
+import Numerals
 import SNPReport
 
 /// Verifies one report against a product's chain, its VCEK/VLEK and the relying party's
@@ -156,6 +157,6 @@ struct AttestationExpectationChecks {
 
     private func policyText(_ value: UInt64) -> String {
         let names = SNPPolicy(value).setBitNames
-        return "0x" + String(value, radix: 16) + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
+        return hex(value, uppercase: false) + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
     }
 }

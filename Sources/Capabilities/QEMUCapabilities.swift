@@ -8,7 +8,7 @@ import QMP
 public struct QEMUCapabilities: Sendable, Hashable {
     /// The binary this describes, with the identity the cache is keyed on.
     public var binary: QEMUBinaryIdentity
-    public var version: QMPVersion
+    public var version: QEMUVersion
     /// Every QOM type name (`qom-list-types`).
     public var types: Set<String>
     /// Types that `-object` / `object-add` can create (`qom-list-types implements=user-creatable`).
@@ -39,7 +39,7 @@ public struct QEMUCapabilities: Sendable, Hashable {
     public func requireCreatable(_ type: String) throws(MissingCapability) {
         guard canCreate(type) else {
             throw MissingCapability(
-                binary: binaryName, version: version.string, missing: type,
+                binary: binaryName, version: version.description, missing: type,
                 requirement: MissingCapability.knownRequirements[type])
         }
     }
@@ -49,7 +49,7 @@ public struct QEMUCapabilities: Sendable, Hashable {
         try requireCreatableOrMachine(type)
         guard has(property: property, of: type) else {
             throw MissingCapability(
-                binary: binaryName, version: version.string, missing: "property '\(property)' of \(type)",
+                binary: binaryName, version: version.description, missing: "property '\(property)' of \(type)",
                 requirement: MissingCapability.knownRequirements["\(type).\(property)"])
         }
     }

@@ -133,7 +133,7 @@ extension QEMUCapabilities {
         }
         self.init(
             binary: QEMUBinaryIdentity(path: path, size: size, modificationTimeNanoseconds: mtime),
-            version: QMPVersion(major: major, minor: minor, micro: micro, package: v["package"]?.stringValue ?? ""),
+            version: QEMUVersion(major: major, minor: minor, micro: micro, package: v["package"]?.stringValue ?? ""),
             types: Set(types), creatableTypes: Set(creatable), objectProperties: properties("object-properties"),
             deviceProperties: properties("device-properties"), machineProperties: properties("machine-properties"),
             schema: QMPSchema(entries: schema))

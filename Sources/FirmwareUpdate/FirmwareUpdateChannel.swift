@@ -4,6 +4,7 @@ import Launch
 import Definition
 import FileAccess
 import Foundation
+import Numerals
 import JSON
 
 /// Where the manager reads a guest's update request and payload from. Two channels exist in the
@@ -40,7 +41,7 @@ public struct GuestMemoryMailboxChannel: FirmwareUpdateChannel {
 
     public func readMailbox() async throws -> VMFWUpdateMailbox.Contents {
         guard let range = GuestPhysicalRange(start: mailboxGPA, length: UInt64(VMFWUpdateMailbox.length)) else {
-            return .unreadable(reason: "mailbox GPA 0x\(String(mailboxGPA, radix: 16)) overflows")
+            return .unreadable(reason: "mailbox GPA \(hex(mailboxGPA, uppercase: false)) overflows")
         }
         return VMFWUpdateMailbox.decode(try await memory.read(range))
     }

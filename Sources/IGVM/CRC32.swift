@@ -1,3 +1,5 @@
+import Numerals
+
 /// CRC-32/ISO-HDLC (zlib's `crc32`, Rust's `crc32fast`): reflected polynomial 0xEDB88320,
 /// initial value and final xor 0xFFFFFFFF. IGVM's header checksum uses it (microsoft/igvm
 /// `igvm/src/lib.rs`; docs/background.md, "The format").

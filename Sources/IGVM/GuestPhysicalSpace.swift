@@ -1,3 +1,5 @@
+import Numerals
+
 /// The machine's memory regions plus those QEMU's IGVM loader adds, and the loader's
 /// `qigvm_prepare_memory` (backends/igvm.c) applied to them: the one place that decides
 /// whether a page run, a parameter area or required memory can be placed.
@@ -51,7 +53,7 @@ struct GuestPhysicalSpace {
             return overlap < size ? .sizeExceeded(region) : .existingRAM(region)
         }
         guard size > 0 else { return .zeroSizedRegion }
-        let created = Region(name: "igvm.\(String(identifier, radix: 16, uppercase: true))", start: addr, size: size, isRAM: true)
+        let created = Region(name: "igvm.\(hex(identifier, prefix: ""))", start: addr, size: size, isRAM: true)
         regions.insert(created, at: regions.firstIndex { $0.start > addr } ?? regions.endIndex)
         return .created(created)
     }

@@ -1,3 +1,5 @@
+import Numerals
+
 /// What `igvm inspect` shows about a file: a summary built from the parsed headers.
 public struct IGVMInspection: Sendable {
     public struct Platform: Sendable {
@@ -124,7 +126,7 @@ public enum IGVMInspector {
                 if case .vpContext(let c) = d, c.compatibilityMask == mask { vmsaCount += 1 }
             }
             let policy = file.guestPolicy(forMask: mask)
-            let bits: [String] = policy.map { p.platformType == .sevSNP ? SNPPolicy($0).setBitNames : SEVPolicy($0).setBitNames } ?? []
+            let bits: [String] = policy.map { p.platformType == .sevSNP ? SNPPolicy($0).setBitNames : SEVPolicy(truncating: $0).setBitNames } ?? []
             return .init(type: p.platformType, compatibilityMask: mask, version: p.platformVersion, highestVTL: p.highestVTL,
                          sharedGPABoundary: p.sharedGPABoundary, policy: policy, policyBits: bits,
                          gpaRanges: mergedPageRanges(gpas), pageCount: gpas.count, vmsaCount: vmsaCount)

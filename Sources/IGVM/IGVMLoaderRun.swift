@@ -1,3 +1,5 @@
+import Numerals
+
 /// One pass of QEMU's loader over a file for the selected platform, directive by directive in
 /// file order as `qigvm_process_file` (backends/igvm.c) runs them, with the guest-physical
 /// space the machine has. Each rule names the QEMU function that decides it.
@@ -46,7 +48,7 @@ struct IGVMLoaderRun {
     /// its compatibility mask.
     private mutating func hasHandler(_ type: IGVMHeaderType, at offset: Int) -> Bool {
         guard version.igvmHandledTypes.contains(type) else {
-            let code = String(type.rawValue, radix: 16, uppercase: true)
+            let code = hex(type.rawValue, prefix: "")
             add(.error, "unhandled-header", "QEMU \(version) has no handler for \(type.cName)", offset,
                 qemuSays: "IGVM: Unknown header type encountered when processing file: (type 0x\(code))")
             return false
@@ -94,7 +96,7 @@ struct IGVMLoaderRun {
         guard var space else { return }
         let outcome = space.prepare(gpa, size, identifier: index)
         self.space = space
-        let at = "0x" + String(gpa, radix: 16, uppercase: true)
+        let at = hex(gpa)
         let prefix = "Processing of IGVM file failed: Could not prepare memory at address \(at)"
         switch outcome {
         case .existingRAM, .created:

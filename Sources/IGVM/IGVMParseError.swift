@@ -1,3 +1,5 @@
+import Numerals
+
 /// libigvm's C API result codes (`IgvmResult` in `igvm/src/c_api.rs`). QEMU prints
 /// "Unable to parse IGVM file FILE: CODE" with the negative number.
 public enum IGVMAPIResult: Int32, Sendable, CaseIterable {

@@ -1,3 +1,5 @@
+import Numerals
+
 /// libigvm's `IgvmFile::new_from_binary`, check for check (microsoft/igvm `igvm/src/lib.rs`;
 /// docs/background.md, "What libigvm rejects"). Phase 1 walks the headers, decoding and
 /// checking each on its own; phase 2 checks the platform set, phase 3 the initialization

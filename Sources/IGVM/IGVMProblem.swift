@@ -1,3 +1,5 @@
+import Numerals
+
 /// One thing wrong (error, or QEMU aborts) or doubtful (warning) about running an IGVM file.
 public struct IGVMProblem: Sendable, Hashable, CustomStringConvertible {
     /// What the operator sees.

@@ -1,3 +1,5 @@
+import Numerals
+
 /// An SEV-ES/SEV-SNP VP context as QEMU hands it to KVM (`cgs_set_guest_state` with
 /// CGS_PAGE_TYPE_VMSA, target/i386/sev.c: `check_vmsa_supported`, `sev_set_cpu_context`).
 struct IGVMVMSACheck {

@@ -1,3 +1,5 @@
+import Numerals
+
 /// Checks an IGVM file against what QEMU does with it on a platform, a QEMU version and a
 /// machine: libigvm's parse (every platform), then QEMU's loader for the platform it selects
 /// (`qigvm_process_file`, backends/igvm.c: platform selection, every directive in file order,
@@ -187,7 +189,7 @@ struct IGVMPolicyCheck {
                     + "QEMU 10.2 starts the launch with the configured one, so LAUNCH_FINISH fails with an ID block")
             }
         case .sevES, .sev:
-            if let policy, platform.platformType == .sevES, !SEVPolicy(policy).requiresES {
+            if let policy, platform.platformType == .sevES, !SEVPolicy(truncating: policy).contains(.encryptedState) {
                 add(.warning, "sev-policy", "GUEST_POLICY \(hex(policy)) for sev-es does not set the ES bit (0x4)")
             }
             if let policy, let expectedPolicy, expectedPolicy != policy {

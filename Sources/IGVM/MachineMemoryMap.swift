@@ -1,3 +1,5 @@
+import Numerals
+
 /// The guest-physical address map of a QEMU PC machine at the moment its IGVM loader runs.
 ///
 /// QEMU 10.1 and 10.2 process the IGVM file at the end of `pc_q35_init` (hw/i386/pc_q35.c) and

@@ -1,3 +1,5 @@
+import Numerals
+
 /// A GUID in its on-disk (little-endian, "bytes_le") form, printed in the usual text form.
 public struct OVMFGUID: Sendable, Hashable, CustomStringConvertible {
     public let bytes: [UInt8]
@@ -16,8 +18,8 @@ public struct OVMFGUID: Sendable, Hashable, CustomStringConvertible {
         var i = hexDigits.startIndex
         while i < hexDigits.endIndex {
             let j = hexDigits.index(i, offsetBy: 2)
-            guard let b = UInt8(hexDigits[i..<j], radix: 16) else { return nil }
-            raw.append(b)
+            guard let b = Numeral.digits(hexDigits[i..<j], radix: 16) else { return nil }
+            raw.append(UInt8(b))
             i = j
         }
         // The first three fields are stored little-endian.
@@ -26,7 +28,7 @@ public struct OVMFGUID: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         let b = bytes
-        func h(_ r: [UInt8]) -> String { r.map { String($0, radix: 16).leftPadded(2) }.joined() }
+        func h(_ r: [UInt8]) -> String { r.map { hex($0, uppercase: false, prefix: "", width: 2) }.joined() }
         return [h([b[3], b[2], b[1], b[0]]), h([b[5], b[4]]), h([b[7], b[6]]), h(Array(b[8..<10])), h(Array(b[10..<16]))]
             .joined(separator: "-")
     }
@@ -41,10 +43,6 @@ public struct OVMFGUID: Sendable, Hashable, CustomStringConvertible {
     public static let sevMetadata = OVMFGUID("dc886566-984a-4798-a75e-5585a7bf67cc")!
     /// SEV secret area: u32 GPA, u32 size.
     public static let sevSecret = OVMFGUID("4c2eb361-7d9b-4cc3-8081-127c90d3d294")!
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
 
 /// The kind of an OVMF SEV metadata section (edk2 `OvmfSevMetadata.asm`).

@@ -1,3 +1,5 @@
+import Numerals
+
 // 16- and 32-bit VMSA fields (MXCSR, x87 FCW, …) for callers outside the module, which can
 // only reach the page through SEVVMSA's 64-bit accessors.
 

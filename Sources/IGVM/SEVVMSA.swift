@@ -1,3 +1,5 @@
+import Numerals
+
 /// An AMD SEV-ES/SEV-SNP VM save area (VMSA, APM Vol. 2 Table B-4) as the 4 KiB page IGVM
 /// stores and SEV-SNP measures. Backed by the raw page so serialization is exact; named
 /// accessors cover the fields QEMU lets an IGVM VMSA set (`check_vmsa_supported()` in QEMU's

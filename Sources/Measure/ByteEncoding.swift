@@ -1,22 +1,5 @@
 import Foundation
 
-/// Little-endian integer encoding for the ABI structures built here.
-enum LittleEndian {
-    static func bytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
-        withUnsafeBytes(of: value.littleEndian) { Array($0) }
-    }
-
-    static func read<T: FixedWidthInteger>(_: T.Type, from bytes: some Collection<UInt8>, at offset: Int) -> T {
-        var value: T = 0
-        var shift = 0
-        for byte in bytes.dropFirst(offset).prefix(MemoryLayout<T>.size) {
-            value |= T(byte) << shift
-            shift += 8
-        }
-        return value
-    }
-}
-
 /// Hexadecimal text, as sev-snp-measure prints digests (lower case).
 public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)

@@ -1,3 +1,5 @@
+import Numerals
+
 /// The 96-byte SEV-SNP ID block (`KVM_SEV_SNP_ID_BLOCK_SIZE`; SNP firmware ABI, SNP_LAUNCH_FINISH):
 /// the launch digest the guest owner expects, its family/image ids, SVN and policy. The
 /// firmware refuses to finish a launch whose digest or policy differs from it.
@@ -47,9 +49,9 @@ public struct IDBlock: Sendable, Equatable {
         self.init(
             launchDigest: Array(bytes[0..<0x30]), familyID: Array(bytes[0x30..<0x40]),
             imageID: Array(bytes[0x40..<0x50]),
-            version: LittleEndian.read(UInt32.self, from: bytes, at: 0x50),
-            guestSVN: LittleEndian.read(UInt32.self, from: bytes, at: 0x54),
-            policy: LittleEndian.read(UInt64.self, from: bytes, at: 0x58))
+            version: bytes.loadLE(UInt32.self, at: 0x50),
+            guestSVN: bytes.loadLE(UInt32.self, at: 0x54),
+            policy: bytes.loadLE(UInt64.self, at: 0x58))
     }
 }
 

@@ -1,4 +1,5 @@
 import Crypto
+import Numerals
 
 /// Why an ID block could not be built.
 public struct IDBlockError: Error, CustomStringConvertible, Equatable {
@@ -115,7 +116,7 @@ public struct IDBlockBuilder: Sendable {
 
     /// Checks an ABI-format ECDSA P-384/SHA-384 signature of `message` against an ABI-format key.
     public static func verify(_ signature: SNPECDSASignature, of message: [UInt8], by key: SNPECDSAPublicKey) -> Bool {
-        guard LittleEndian.read(UInt32.self, from: key.bytes, at: 0) == SNPECDSAPublicKey.curveP384,
+        guard key.bytes.loadLE(UInt32.self, at: 0) == SNPECDSAPublicKey.curveP384,
             let raw = signature.rawRepresentation(componentWidth: 48),
             let x = SNPECDSALayout.bigEndianComponent(fromLittleEndian: key.bytes[4..<76], width: 48),
             let y = SNPECDSALayout.bigEndianComponent(fromLittleEndian: key.bytes[76..<148], width: 48),

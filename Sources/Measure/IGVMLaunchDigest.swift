@@ -1,4 +1,5 @@
 import IGVM
+import Numerals
 import FileAccess
 
 /// The directives of an IGVM file that matter to an SEV-SNP launch digest, in file order, with
@@ -272,7 +273,7 @@ struct QEMUIGVMMeasurer {
             }
             if let run = pending {
                 reorderings.append(
-                    "PARAMETER_INSERT directive #\(index) (GPA 0x\(String(gpa, radix: 16))) comes while the page run of directives #\(run.startIndex)–#\(run.lastIndex) (GPA 0x\(String(run.startGPA, radix: 16))) is still pending: QEMU measures the insert first and the run when it ends")
+                    "PARAMETER_INSERT directive #\(index) (GPA \(hex(gpa, uppercase: false))) comes while the page run of directives #\(run.startIndex)–#\(run.lastIndex) (GPA \(hex(run.startGPA, uppercase: false))) is still pending: QEMU measures the insert first and the run when it ends")
             }
             if size != 0x1000 {
                 parameterInsertDifferences.append(
@@ -283,7 +284,7 @@ struct QEMUIGVMMeasurer {
             guard mask & platformMask != 0 else { return }
             guard gpa == SNPPageInfoChain.vmsaGPA else {
                 throw .invalid(
-                    "VP_CONTEXT directive #\(index) has VMSA GPA 0x\(String(gpa, radix: 16)); QEMU requires 0xfffffffff000")
+                    "VP_CONTEXT directive #\(index) has VMSA GPA \(hex(gpa, uppercase: false)); QEMU requires 0xfffffffff000")
             }
             vmsaCountInFile += 1
             firstVMSAIndex = firstVMSAIndex ?? index

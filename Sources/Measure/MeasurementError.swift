@@ -1,23 +1,18 @@
 import FileAccess
+import Platform
 
 /// Why a launch digest could not be computed. The description is one line naming the file,
 /// offset or option at fault.
-public struct MeasurementError: Error, CustomStringConvertible, Equatable {
-    public enum Kind: Sendable, Equatable {
-        /// A file could not be read at all (exit status 2 in the CLI).
-        case unreadableInput
-        /// The inputs are readable but unusable together (missing table, bad combination).
-        case invalidInput
-    }
+public typealias MeasurementError = KindedError<MeasurementErrorKind>
 
-    public let kind: Kind
-    public let description: String
+public enum MeasurementErrorKind: Sendable, Equatable {
+    /// A file could not be read at all (exit status 2 in the CLI).
+    case unreadableInput
+    /// The inputs are readable but unusable together (missing table, bad combination).
+    case invalidInput
+}
 
-    public init(_ kind: Kind, _ description: String) {
-        self.kind = kind
-        self.description = description
-    }
-
+extension KindedError where Kind == MeasurementErrorKind {
     static func invalid(_ description: String) -> MeasurementError { .init(.invalidInput, description) }
 }
 

@@ -1,4 +1,5 @@
 import Crypto
+import Numerals
 import IGVM
 import FileAccess
 
@@ -117,11 +118,11 @@ extension LaunchDigest {
                         throw .invalid("OVMF has an SNP_KERNEL_HASHES section but no SEV hash table entry in its footer table")
                     }
                     guard size == 0x1000 else {
-                        throw .invalid("the SNP_KERNEL_HASHES section at 0x\(String(gpa, radix: 16)) is \(size) bytes, not one page")
+                        throw .invalid("the SNP_KERNEL_HASHES section at \(Numerals.hex(gpa, uppercase: false)) is \(size) bytes, not one page")
                     }
                     let offset = Int(tableGPA & 0xFFF)
                     guard offset + SEVHashTable.paddedSize <= 0x1000 else {
-                        throw .invalid("the SEV hash table at 0x\(String(tableGPA, radix: 16)) crosses its page")
+                        throw .invalid("the SEV hash table at \(Numerals.hex(tableGPA, uppercase: false)) crosses its page")
                     }
                     chain.addNormalPages(gpa: gpa, bytes: hashes.page(offset: offset))
                 } else {

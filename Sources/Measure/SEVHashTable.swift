@@ -1,4 +1,5 @@
 import Crypto
+import Numerals
 import IGVM
 import FileAccess
 

@@ -1,3 +1,5 @@
+import Numerals
+
 /// The 32-bit CPUID(1).EAX signature QEMU puts in each VMSA's RDX (AMD CPUID specification
 /// #25481, "Fn0000_0001_EAX Family, Model, Stepping Identifiers").
 public struct VCPUSignature: Hashable, Sendable, CustomStringConvertible {
@@ -21,7 +23,7 @@ public struct VCPUSignature: Hashable, Sendable, CustomStringConvertible {
         self = entry.signature
     }
 
-    public var description: String { "0x" + String(value, radix: 16, uppercase: true) }
+    public var description: String { hex(value) }
 
     /// QEMU's AMD EPYC models (`builtin_x86_defs`), in sev-snp-measure's order.
     public static let qemuCPUTypes: [(name: String, signature: VCPUSignature)] = {

@@ -22,17 +22,30 @@ public enum Numeral {
 
     /// 1 to 20 decimal digits that fit in 64 bits.
     public static func decimal(_ text: some StringProtocol) -> UInt64? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
-        return UInt64(text)
+        digits(text, radix: 10)
     }
 
     /// 1 to 16 hexadecimal digits, nothing else.
     public static func hexDigits(_ text: some StringProtocol) -> UInt64? {
-        guard (1...16).contains(text.utf8.count), text.utf8.allSatisfy(isHexDigit) else { return nil }
-        return UInt64(text, radix: 16)
+        text.utf8.count <= 16 ? digits(text, radix: 16) : nil
     }
 
-    private static func isHexDigit(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
+    /// One or more digits of `radix` (2 to 16; either case), nothing else, whose value fits in
+    /// 64 bits; leading zeros are allowed in any number (C's `strtoull` allows them). The core
+    /// of every reader above, and what readers of other syntaxes (QEMU's `qemu_strtou64`, octal
+    /// or binary options) build on once they have taken off their own prefix.
+    public static func digits(_ text: some StringProtocol, radix: Int) -> UInt64? {
+        precondition((2...16).contains(radix))
+        guard !text.isEmpty, text.utf8.allSatisfy({ digitValue($0).map { $0 < radix } ?? false }) else { return nil }
+        return UInt64(text, radix: radix)
+    }
+
+    private static func digitValue(_ c: UInt8) -> Int? {
+        switch c {
+        case 0x30...0x39: Int(c - 0x30)
+        case 0x41...0x46: Int(c - 0x41 + 10)
+        case 0x61...0x66: Int(c - 0x61 + 10)
+        default: nil
+        }
     }
 }

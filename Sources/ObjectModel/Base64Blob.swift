@@ -1,3 +1,5 @@
+import Numerals
+
 /// A base64 string property of a QOM object (`id-block`, `host-data`, …) together with the decoded
 /// length QEMU requires of it.
 ///
@@ -70,7 +72,7 @@ public enum Base64Problem: Error, Sendable, Hashable, CustomStringConvertible {
         case .invalidCharacter(let offset, let c):
             let shown = c.unicodeScalars.map { s in
                 s.isASCII && s.value >= 0x20 && s.value < 0x7F
-                    ? String(Character(s)) : "U+" + String(s.value, radix: 16, uppercase: true)
+                    ? String(Character(s)) : hex(s.value, prefix: "U+")
             }.joined()
             return "not base64: character '\(shown)' at offset \(offset) (only A-Z a-z 0-9 + / = and newline are allowed)"
         case .wrongLength(let n, .exactly(let want)):

@@ -6,7 +6,7 @@
 // - Types: `SevSnpGuest`, `SevGuest`, `IgvmCfg`, `NoCC`, `MemoryBackendRam`, `MemoryBackendMemfd`,
 //   `MemoryBackendFile` (all `QOMObjectType`), wrapped by `QOMObject` so a list can be handled
 //   together; `Machine`; `Device` (`VmfwupdateDevice`). Value types: `Base64Blob`,
-//   `SevSnpPolicy`, `SevPolicy`, `OnOffAuto`, `HostMemPolicy`.
+//   `SNPPolicy` and `SEVPolicy` (from Platform, re-exported), `OnOffAuto`, `HostMemPolicy`.
 // - Validation: `object.validate()` (one object alone), `ObjectGraph(...).validate()` (machine +
 //   objects + devices + `FirmwareFacts`: adds the cross-object rules), `ObjectSpec.validate(spec)`
 //   (one `-object` string in either form: parse + validate in one call). All return `[Problem]`
@@ -26,6 +26,9 @@
 //   (key=value) — and returns the object plus every problem instead of throwing.
 // - QEMU's base64 verdict, bit for bit: `QEMUBase64.decode` (util/base64.c + GLib).
 import JSON
+// The policy types of `SevSnpGuest`/`SevGuest` are Platform's; re-exported so users of the
+// object model need not import Platform too.
+@_exported import Platform
 
 /// A QOM object type that igvm-mgr models (`-object TYPE,…` / `object-add`).
 public protocol QOMObjectType: Sendable, Hashable {

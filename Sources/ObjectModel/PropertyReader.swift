@@ -1,3 +1,4 @@
+import Numerals
 import JSON
 
 /// One property value as it reaches QEMU: typed JSON (QMP `object-add`, the JSON form of
@@ -87,22 +88,9 @@ public struct PropertyReader: Sendable {
     /// (`-1` reads back as 18446744073709551615: `qobject_input_type_uint64` falls back to
     /// `qnum_get_try_int`); keyval text goes through `qemu_strtou64`, which refuses a sign.
     public mutating func uint64(_ name: String) -> UInt64? {
-        switch take(name) {
-        case nil: return nil
-        case .json(.integer(let i)): return UInt64(bitPattern: i)
-        case .json(.unsigned(let u)): return u
-        case .json(.double):
-            report(name, "expected an unsigned integer, got a fractional number")
-            return nil
-        case .json(let other):
-            report(name, "expected an integer, got \(other.kindDescription)")
-            return nil
-        case .text(let s):
-            guard let v = CNumber.strtou64(s) else {
-                report(name, "expected an unsigned integer (decimal, 0x hex or 0 octal), got '\(s)'")
-                return nil
-            }
-            return v
+        unsigned(name, parse: CNumber.strtou64, expectedText: "an unsigned integer (decimal, 0x hex or 0 octal)") { other in
+            if case .double = other { "expected an unsigned integer, got a fractional number" }
+            else { "expected an integer, got \(other.kindDescription)" }
         }
     }
 
@@ -121,19 +109,30 @@ public struct PropertyReader: Sendable {
     }
 
     /// A `size` property (bytes; keyval text may carry a K/M/G/T/P/E suffix, as `qemu_strtosz`).
+    /// Over JSON a negative size wraps like a uint64 (QMP accepts `-1`); validation then reports
+    /// what QEMU does with such a size.
     public mutating func size(_ name: String) -> UInt64? {
+        unsigned(name, parse: CNumber.strtosz, expectedText: "a size (bytes, or with a K/M/G/T/P/E suffix)") { other in
+            "expected a size in bytes, got \(other.kindDescription)"
+        }
+    }
+
+    /// What `uint64` and `size` share: a JSON integer is taken as QEMU's visitor takes it (a
+    /// negative one wraps), any other JSON value is reported by `wrongJSON`, text goes through
+    /// `parse` (QEMU's parser for the property's type).
+    private mutating func unsigned(
+        _ name: String, parse: (String) -> UInt64?, expectedText: String, wrongJSON: (JSON) -> String
+    ) -> UInt64? {
         switch take(name) {
         case nil: return nil
-        // Over JSON a negative size wraps like a uint64 (QMP accepts `-1`); validation then
-        // reports what QEMU does with such a size.
         case .json(.integer(let i)): return UInt64(bitPattern: i)
         case .json(.unsigned(let u)): return u
         case .json(let other):
-            report(name, "expected a size in bytes, got \(other.kindDescription)")
+            report(name, wrongJSON(other))
             return nil
         case .text(let s):
-            guard let v = CNumber.strtosz(s) else {
-                report(name, "expected a size (bytes, or with a K/M/G/T/P/E suffix), got '\(s)'")
+            guard let v = parse(s) else {
+                report(name, "expected \(expectedText), got '\(s)'")
                 return nil
             }
             return v
@@ -196,8 +195,7 @@ enum CNumber {
         } else {
             radix = 10
         }
-        guard s.allSatisfy({ $0.isASCII && $0.isHexDigit }) else { return nil }
-        return UInt64(s, radix: radix)
+        return Numeral.digits(s, radix: radix)
     }
 
     /// `qemu_strtosz`: a decimal (or `0x` hex) number, an optional decimal fraction, an optional
@@ -212,7 +210,7 @@ enum CNumber {
         let shifts: [String: UInt64] = ["": 0, "B": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60]
         guard let shift = shifts[unit], !number.isEmpty else { return nil }
         if number.hasPrefix("0x") || number.hasPrefix("0X") {
-            guard let v = UInt64(number.dropFirst(2), radix: 16) else { return nil }
+            guard let v = Numeral.digits(number.dropFirst(2), radix: 16) else { return nil }
             let (r, o) = v.multipliedReportingOverflow(by: 1 << shift)
             return o ? nil : r
         }

@@ -1,4 +1,5 @@
 import JSON
+import Numerals
 
 /// The two command-line spellings QEMU accepts for `-object` and `-device`.
 public enum CommandLineForm: String, Sendable, Hashable, CaseIterable {
@@ -23,8 +24,8 @@ enum PropertyText {
         switch value {
         case .string(let s): return s
         case .bool(let b): return b ? "on" : "off"
-        case .integer(let i): return hex && i >= 0 ? "0x" + String(i, radix: 16) : String(i)
-        case .unsigned(let u): return hex ? "0x" + String(u, radix: 16) : String(u)
+        case .integer(let i): return hex && i >= 0 ? Numerals.hex(i, uppercase: false) : String(i)
+        case .unsigned(let u): return hex ? Numerals.hex(u, uppercase: false) : String(u)
         default: return value.description
         }
     }

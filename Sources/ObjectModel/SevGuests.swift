@@ -27,7 +27,7 @@ public struct SevSnpGuest: QOMObjectType {
     /// `kernel-hashes` (default false): measured direct kernel boot.
     public var kernelHashes: Bool?
     /// `policy` (default 0x30000).
-    public var policy: SevSnpPolicy?
+    public var policy: SNPPolicy?
     /// `guest-visible-workarounds` (default all-zero), 16 bytes.
     public var guestVisibleWorkarounds: Base64Blob?
     /// `id-block` (default none), 96 bytes.
@@ -43,7 +43,7 @@ public struct SevSnpGuest: QOMObjectType {
 
     public init(
         id: String, sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32? = nil,
-        kernelHashes: Bool? = nil, policy: SevSnpPolicy? = nil, guestVisibleWorkarounds: String? = nil,
+        kernelHashes: Bool? = nil, policy: SNPPolicy? = nil, guestVisibleWorkarounds: String? = nil,
         idBlock: String? = nil, idAuth: String? = nil, authorKeyEnabled: Bool? = nil,
         hostData: String? = nil, vcekDisabled: Bool? = nil
     ) {
@@ -62,12 +62,12 @@ public struct SevSnpGuest: QOMObjectType {
     }
 
     /// The policy the guest launches with: `policy` or QEMU's default.
-    public var effectivePolicy: SevSnpPolicy { policy ?? .qemuDefault }
+    public var effectivePolicy: SNPPolicy { policy ?? .qemuDefault }
 
     public init(id: String, reading r: inout PropertyReader) {
         self.init(id: id)
         (sevDevice, cbitpos, reducedPhysBits, kernelHashes) = SevCommon.read(&r)
-        policy = r.uint64("policy").map(SevSnpPolicy.init(rawValue:))
+        policy = r.uint64("policy").map(SNPPolicy.init(rawValue:))
         guestVisibleWorkarounds = r.string("guest-visible-workarounds").map { Base64Blob(text: $0, length: Self.guestVisibleWorkaroundsLength) }
         idBlock = r.string("id-block").map { Base64Blob(text: $0, length: Self.idBlockLength) }
         idAuth = r.string("id-auth").map { Base64Blob(text: $0, length: Self.idAuthLength) }
@@ -93,7 +93,7 @@ public struct SevSnpGuest: QOMObjectType {
     }
 }
 
-/// `-object sev-guest`: an AMD SEV guest, or SEV-ES when policy bit 2 (`SevPolicy.encryptedState`)
+/// `-object sev-guest`: an AMD SEV guest, or SEV-ES when policy bit 2 (`SEVPolicy.encryptedState`)
 /// is set (properties of QEMU 10.2.2).
 public struct SevGuest: QOMObjectType {
     public static let qomType = "sev-guest"
@@ -113,7 +113,7 @@ public struct SevGuest: QOMObjectType {
     /// `session-file`: the guest owner's base64 session parameters file (read at launch).
     public var sessionFile: String?
     /// `policy` (u32, default 0x1 = NODBG).
-    public var policy: SevPolicy?
+    public var policy: SEVPolicy?
     /// `handle` (u32, default 0: a new launch context).
     public var handle: UInt32?
     /// `legacy-vm-type` (on/off/auto, default auto).
@@ -122,7 +122,7 @@ public struct SevGuest: QOMObjectType {
     public init(
         id: String, sevDevice: String? = nil, cbitpos: UInt32? = nil, reducedPhysBits: UInt32? = nil,
         kernelHashes: Bool? = nil, dhCertFile: String? = nil, sessionFile: String? = nil,
-        policy: SevPolicy? = nil, handle: UInt32? = nil, legacyVMType: OnOffAuto? = nil
+        policy: SEVPolicy? = nil, handle: UInt32? = nil, legacyVMType: OnOffAuto? = nil
     ) {
         self.id = id
         self.sevDevice = sevDevice
@@ -137,7 +137,7 @@ public struct SevGuest: QOMObjectType {
     }
 
     /// The policy the guest launches with: `policy` or QEMU's default (0x1).
-    public var effectivePolicy: SevPolicy { policy ?? .qemuDefault }
+    public var effectivePolicy: SEVPolicy { policy ?? .qemuDefault }
     /// SEV-ES is selected by policy bit 2.
     public var isSevES: Bool { effectivePolicy.contains(.encryptedState) }
 
@@ -146,7 +146,7 @@ public struct SevGuest: QOMObjectType {
         (sevDevice, cbitpos, reducedPhysBits, kernelHashes) = SevCommon.read(&r)
         dhCertFile = r.string("dh-cert-file")
         sessionFile = r.string("session-file")
-        policy = r.uint32("policy").map(SevPolicy.init(rawValue:))
+        policy = r.uint32("policy").map(SEVPolicy.init(rawValue:))
         handle = r.uint32("handle")
         legacyVMType = r.enumeration("legacy-vm-type", as: OnOffAuto.self)
     }

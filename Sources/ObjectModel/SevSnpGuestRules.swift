@@ -1,3 +1,5 @@
+import Numerals
+
 /// The checks on one `sev-snp-guest`: what QEMU's setters refuse (`.qemu`), what KVM or the SNP
 /// firmware refuse at SNP_LAUNCH_START / SNP_LAUNCH_FINISH (`.launch`), and warnings.
 struct SevSnpGuestRules {
@@ -37,15 +39,15 @@ struct SevSnpGuestRules {
         problems += policyProblems(policy)
 
         if let idBlock {
-            let version = idBlock.littleEndian(UInt32.self, at: Self.idBlockVersionOffset)
+            let version = idBlock.loadLE(UInt32.self, at: Self.idBlockVersionOffset)
             if version != 1 {
                 problems.append(Problem(.launch, object: id, property: "id-block",
                     "VERSION (offset 0x50) is \(version), the firmware accepts only 1"))
             }
-            let blockPolicy = idBlock.littleEndian(UInt64.self, at: Self.idBlockPolicyOffset)
+            let blockPolicy = idBlock.loadLE(UInt64.self, at: Self.idBlockPolicyOffset)
             if blockPolicy != policy.rawValue {
                 problems.append(Problem(.launch, object: id, property: "id-block",
-                    "POLICY (offset 0x58) is 0x\(String(blockPolicy, radix: 16)) but the guest policy is \(policy): the firmware rejects the launch"))
+                    "POLICY (offset 0x58) is \(hex(blockPolicy, uppercase: false)) but the guest policy is \(policy): the firmware rejects the launch"))
             }
         }
         if let idAuth, idAuth.count < Self.idAuthFullSize {
@@ -67,17 +69,17 @@ struct SevSnpGuestRules {
         return problems
     }
 
-    func policyProblems(_ policy: SevSnpPolicy) -> [Problem] {
+    func policyProblems(_ policy: SNPPolicy) -> [Problem] {
         let id = guest.id
         var problems: [Problem] = []
         if !policy.contains(.reservedMustBeOne) {
             problems.append(Problem(.launch, object: id, property: "policy",
                 "\(policy): bit 17 is reserved and must be 1 (SNP_LAUNCH_START fails)"))
         }
-        let high = policy.rawValue & SevSnpPolicy.reservedMustBeZeroMask
+        let high = policy.reservedBitsSet
         if high != 0 {
             problems.append(Problem(.launch, object: id, property: "policy",
-                "\(policy): bits 63:26 must be zero (set: 0x\(String(high, radix: 16)))"))
+                "\(policy): bits 63:26 must be zero (set: \(hex(high, uppercase: false)))"))
         }
         if policy.contains(.migrateMA) {
             problems.append(Problem(.launch, object: id, property: "policy",
@@ -88,13 +90,5 @@ struct SevSnpGuestRules {
                 "\(policy): DEBUG (bit 19) is set, so the host may debug (read) guest memory"))
         }
         return problems
-    }
-}
-
-extension Array where Element == UInt8 {
-    func littleEndian<T: FixedWidthInteger>(_: T.Type, at offset: Int) -> T {
-        var v: T = 0
-        for i in 0..<MemoryLayout<T>.size { v |= T(self[offset + i]) << (8 * i) }
-        return v
     }
 }

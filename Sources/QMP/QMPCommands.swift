@@ -2,23 +2,6 @@ import JSON
 
 // Typed wrappers for the commands igvm-mgr uses. Everything else: `execute(name, arguments)`.
 
-/// `query-version`.
-public struct QMPVersion: Sendable, Hashable {
-    public var major: Int
-    public var minor: Int
-    public var micro: Int
-    public var package: String
-
-    public init(major: Int, minor: Int, micro: Int, package: String = "") {
-        self.major = major
-        self.minor = minor
-        self.micro = micro
-        self.package = package
-    }
-
-    public var string: String { "\(major).\(minor).\(micro)" }
-}
-
 /// `query-status`.
 public struct QMPRunStatus: Sendable, Hashable {
     /// The run state ("prelaunch", "running", "paused", "shutdown", "guest-panicked", …).
@@ -78,12 +61,11 @@ public struct QOMPropertyInfo: Sendable, Hashable {
 
 extension QMPClient {
     /// `query-version`.
-    public func queryVersion(timeout: Duration? = nil) async throws -> QMPVersion {
+    public func queryVersion(timeout: Duration? = nil) async throws -> QEMUVersion {
         let r = try await execute("query-version", timeout: timeout)
-        guard let q = r["qemu"], let major = q["major"]?.intValue, let minor = q["minor"]?.intValue,
-            let micro = q["micro"]?.intValue
+        guard let version = QEMUVersion(versionInfo: r)
         else { throw QMPClientError.unexpectedReply(command: "query-version", reason: "no qemu.major/minor/micro") }
-        return QMPVersion(major: major, minor: minor, micro: micro, package: r["package"]?.stringValue ?? "")
+        return version
     }
 
     /// `query-status`.

@@ -1,52 +1,50 @@
 import JSON
+@_exported import Platform
 
 // The QMP message vocabulary (docs/interop/qmp-spec.rst), independent of any transport.
 // Both the client and the server codec are built on these types.
 
 /// The server's greeting: `{"QMP": {"version": {...}, "capabilities": [...]}}`.
 public struct QMPGreeting: Sendable, Hashable {
-    /// `version.qemu.{major,minor,micro}`.
-    public var major: Int
-    public var minor: Int
-    public var micro: Int
-    /// `version.package` (distribution suffix such as "Debian 1:10.0.2+ds-1~bpo12+1").
-    public var package: String
+    /// `version`: QEMU's `VersionInfo`.
+    public var version: QEMUVersion
     /// The capabilities the server offers (e.g. `["oob"]`).
     public var capabilities: [String]
 
-    public init(major: Int, minor: Int, micro: Int, package: String = "", capabilities: [String] = []) {
-        self.major = major
-        self.minor = minor
-        self.micro = micro
-        self.package = package
+    public init(version: QEMUVersion, capabilities: [String] = []) {
+        self.version = version
         self.capabilities = capabilities
     }
 
-    /// "10.0.2".
-    public var versionString: String { "\(major).\(minor).\(micro)" }
+    public init(major: Int, minor: Int, micro: Int, package: String = "", capabilities: [String] = []) {
+        self.init(version: QEMUVersion(major: major, minor: minor, micro: micro, package: package), capabilities: capabilities)
+    }
 
     /// Parses the greeting object; nil when `message` is not a greeting.
     public init?(_ message: JSON) {
-        guard let qmp = message["QMP"], let version = qmp["version"], let qemu = version["qemu"],
-            let major = qemu["major"]?.intValue, let minor = qemu["minor"]?.intValue,
-            let micro = qemu["micro"]?.intValue
-        else { return nil }
-        self.init(
-            major: major, minor: minor, micro: micro, package: version["package"]?.stringValue ?? "",
-            capabilities: qmp["capabilities"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        guard let qmp = message["QMP"], let version = qmp["version"].flatMap(QEMUVersion.init(versionInfo:)) else { return nil }
+        self.init(version: version, capabilities: qmp["capabilities"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     }
 
     /// The greeting as a JSON message.
     public var json: JSON {
-        [
-            "QMP": [
-                "version": [
-                    "qemu": ["micro": JSON(micro), "minor": JSON(minor), "major": JSON(major)],
-                    "package": JSON(package),
-                ],
-                "capabilities": .array(capabilities.map { JSON.string($0) }),
-            ]
-        ]
+        ["QMP": ["version": version.versionInfo, "capabilities": .array(capabilities.map { JSON.string($0) })]]
+    }
+}
+
+extension QEMUVersion {
+    /// QEMU's `VersionInfo` (qapi/control.json), as the greeting and `query-version` carry it:
+    /// `{"qemu": {"major": …, "minor": …, "micro": …}, "package": …}`; nil when a number is missing.
+    public init?(versionInfo: JSON) {
+        guard let q = versionInfo["qemu"], let major = q["major"]?.intValue, let minor = q["minor"]?.intValue,
+            let micro = q["micro"]?.intValue
+        else { return nil }
+        self.init(major: major, minor: minor, micro: micro, package: versionInfo["package"]?.stringValue ?? "")
+    }
+
+    /// The `VersionInfo` object.
+    public var versionInfo: JSON {
+        ["qemu": ["micro": JSON(micro), "minor": JSON(minor), "major": JSON(major)], "package": JSON(package)]
     }
 }
 

@@ -1,4 +1,5 @@
-import IGVM
+@_exported import Platform  // the report's POLICY is a Platform.SNPPolicy
+import Numerals
 
 /// An SEV-SNP attestation report (ATTESTATION_REPORT, SEV Secure Nested Paging Firmware ABI
 /// specification 56860, "Attestation Report" table): 1184 bytes, versions 2, 3 and 5, every
@@ -63,8 +64,8 @@ public struct AttestationReport: Sendable, Equatable {
             throw ReportParseError(.wrongSize, "an SEV-SNP attestation report is \(Self.size) bytes, got \(bytes.count)")
         }
         func u8(_ offset: Int) -> UInt8 { bytes[offset] }
-        func u32(_ offset: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[offset + $1]) << UInt32(8 * $1) } }
-        func u64(_ offset: Int) -> UInt64 { (0..<8).reduce(0) { $0 | UInt64(bytes[offset + $1]) << UInt64(8 * $1) } }
+        func u32(_ offset: Int) -> UInt32 { bytes.loadLE(UInt32.self, at: offset) }
+        func u64(_ offset: Int) -> UInt64 { bytes.loadLE(UInt64.self, at: offset) }
         func field(_ offset: Int, _ count: Int) -> [UInt8] { Array(bytes[offset..<offset + count]) }
 
         let version = u32(0x00)

@@ -1,4 +1,5 @@
-import IGVM
+import Numerals
+
 
 /// Which key signed a report (bits 4:2 at 0x48, SIGNING_KEY).
 public enum SigningKey: Sendable, Hashable, CustomStringConvertible {
@@ -77,6 +78,6 @@ public struct CPUIdentity: Sendable, Hashable, CustomStringConvertible {
 
     public var product: AMDProduct? { AMDProduct(cpuidFamily: family, model: model) }
     public var description: String {
-        "family 0x\(String(family, radix: 16)) model 0x\(String(model, radix: 16)) stepping 0x\(String(stepping, radix: 16))"
+        "family \(hex(family, uppercase: false)) model \(hex(model, uppercase: false)) stepping \(hex(stepping, uppercase: false))"
     }
 }

@@ -1,3 +1,5 @@
+import Numerals
+
 /// Which byte of a TCB_VERSION holds which security patch level. AMD changed the layout with
 /// Turin (SEV-SNP Firmware ABI specification 56860, "TCB_VERSION" and the Turin-family table):
 /// Milan and Genoa have no FMC byte and keep SNP in byte 6.
@@ -63,6 +65,6 @@ public struct TCBVersion: Sendable, Hashable, CustomStringConvertible {
 
     /// `bootloader 3, tee 0, snp 8, microcode 115 (0x7300000000000003)`.
     public var description: String {
-        parts.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + " (0x" + String(rawValue, radix: 16) + ")"
+        parts.map { "\($0.name) \($0.value)" }.joined(separator: ", ") + " (" + hex(rawValue, uppercase: false) + ")"
     }
 }

@@ -15,7 +15,7 @@ final class ControlSocket: Sendable {
     /// each connection); `answer` produces each command's reply.
     static func open(path: String, greeting: QMPGreeting, maximumMessageSize: Int,
                      answer: @escaping @Sendable (QMPCommand) async -> Result<JSON, QMPCommandError>) async throws -> ControlSocket {
-        let ours = QMPGreeting(major: greeting.major, minor: greeting.minor, micro: greeting.micro, package: greeting.package, capabilities: [])
+        let ours = QMPGreeting(version: greeting.version, capabilities: [])
         let requests = RequestCounter()
         let server = try await QMPServer.listen(unixSocket: path, greeting: ours, maximumMessageSize: maximumMessageSize) { request in
             requests.started()

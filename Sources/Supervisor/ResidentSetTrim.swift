@@ -1,6 +1,7 @@
 import VMState
 import Launch
 import FileAccess
+import Numerals
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -61,8 +62,8 @@ public enum ResidentSetTrim {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let first = fields.first else { continue }
             if let dash = first.firstIndex(of: "-"), fields.count >= 5,
-                let start = UInt(first[..<dash], radix: 16),
-                let end = UInt(first[first.index(after: dash)...], radix: 16)
+                let start = Numeral.hexDigits(first[..<dash]).map(UInt.init),
+                let end = Numeral.hexDigits(first[first.index(after: dash)...]).map(UInt.init)
             {
                 mappings.append(Mapping(start: start, end: end, permissions: fields[1], path: fields.count > 5 ? fields[5] : ""))
             } else if first == "Anonymous:", fields.count >= 2, let value = Int(fields[1]), !mappings.isEmpty {

@@ -144,7 +144,7 @@ public actor Supervisor: SupervisorControl {
         // negotiation completed are kept by the client).
         let subscription = session.events(bufferSize: 4096)
         run.monitor = session
-        state.qemuVersion = session.greeting.versionString
+        state.qemuVersion = session.greeting.version.description
         for early in session.eventsBeforeReady { await handle(early) }
         let pump = Task { await self.pumpEvents(from: subscription) }
         if controlSocket == nil {
@@ -158,7 +158,7 @@ public actor Supervisor: SupervisorControl {
                 eventLog.append(event: "CONTROL_SOCKET_FAILED", data: ["error": .string("\(error)")], source: "igvm-mgr")
             }
         }
-        readiness?.send("qmp", ["qemu-version": .string(session.greeting.versionString)])
+        readiness?.send("qmp", ["qemu-version": .string(session.greeting.version.description)])
         FaultPoint.monitorConnected.reach()
 
         if launch.startPaused {

@@ -59,7 +59,7 @@ struct CapsCommand: AsyncParsableCommand {
             Output.json(.object(object))
             return
         }
-        Output.line("\(caps.binaryName) \(caps.version.string)" + (caps.version.package.isEmpty ? "" : " (\(caps.version.package))"))
+        Output.line("\(caps.binaryName) \(caps.version.description)" + (caps.version.package.isEmpty ? "" : " (\(caps.version.package))"))
         Output.line("binary: \(caps.binary.path) (\(source))")
         for type in Self.confidentialTypes {
             if caps.canCreate(type) {

@@ -14,10 +14,7 @@ struct CommandLineFailure: Error {
 func parseUInt64(_ text: String) -> UInt64? {
     let lower = text.lowercased()
     // No sign and no separators (Swift's radix parsing alone would take "0x+5").
-    func digits(_ s: Substring, _ allowed: ClosedRange<UInt8>) -> Substring? {
-        !s.isEmpty && s.utf8.allSatisfy(allowed.contains) ? s : nil
-    }
-    if lower.hasPrefix("0o") { return digits(lower.dropFirst(2), 0x30...0x37).flatMap { UInt64($0, radix: 8) } }
-    if lower.hasPrefix("0b") { return digits(lower.dropFirst(2), 0x30...0x31).flatMap { UInt64($0, radix: 2) } }
+    if lower.hasPrefix("0o") { return Numeral.digits(lower.dropFirst(2), radix: 8) }
+    if lower.hasPrefix("0b") { return Numeral.digits(lower.dropFirst(2), radix: 2) }
     return Numeral.hexOrDecimal(lower)
 }

@@ -34,7 +34,7 @@ import Testing
         do {
             try caps.requireCreatable("igvm-cfg")
         } catch {
-            #expect("\(error)" == "qemu-system-x86_64 \(caps.version.string) has no igvm-cfg (QEMU 10.1 or newer, built with IGVM support)")
+            #expect("\(error)" == "qemu-system-x86_64 \(caps.version.description) has no igvm-cfg (QEMU 10.1 or newer, built with IGVM support)")
         }
         do {
             try caps.require(property: "igvm-cfg", of: "q35")
@@ -47,7 +47,7 @@ import Testing
         #expect(caps.problems(creating: "sev-snp-guest", properties: ["policy", "no-such-knob"]).map(\.missing)
             == ["property 'no-such-knob' of sev-snp-guest"])
         #expect(caps.problems(creating: "igvm-cfg", properties: ["file"]).map(\.description)
-            == ["qemu-system-x86_64 \(caps.version.string) has no igvm-cfg (QEMU 10.1 or newer, built with IGVM support)"])
+            == ["qemu-system-x86_64 \(caps.version.description) has no igvm-cfg (QEMU 10.1 or newer, built with IGVM support)"])
         #expect(caps.problems(creating: "q35", properties: ["confidential-guest-support", "igvm-cfg"]).count == 1)
     }
 

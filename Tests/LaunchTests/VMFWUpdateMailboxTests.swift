@@ -2,6 +2,7 @@ import FileAccess
 import Testing
 @testable import Definition
 @testable import Capabilities
+import Numerals
 @testable import Launch
 @testable import VMState
 @testable import Supervisor
@@ -23,15 +24,15 @@ import Testing
     /// The layout in docs/vmfwupdate.md, byte for byte (what the test firmware writes).
     @Test func fieldsSitAtTheDocumentedOffsets() {
         let bytes = Self.sample.encoded()
-        #expect(bytes.loadLittleEndian(width: 4, at: 8) == 1)        // version
-        #expect(bytes.loadLittleEndian(width: 4, at: 12) == 72)      // length
-        #expect(bytes.loadLittleEndian(width: 8, at: 16) == 1 << 33) // capabilities
-        #expect(bytes.loadLittleEndian(width: 8, at: 24) == 1 << 33) // control
-        #expect(bytes.loadLittleEndian(width: 8, at: 32) == 0x10000) // fw_rom_size
-        #expect(bytes.loadLittleEndian(width: 8, at: 40) == 0x10000) // fw_image_addr
-        #expect(bytes.loadLittleEndian(width: 8, at: 48) == 0x10000) // fw_image_size
-        #expect(bytes.loadLittleEndian(width: 8, at: 56) == 0x8000)  // opaque_addr
-        #expect(bytes.loadLittleEndian(width: 8, at: 64) == 21)      // opaque_size
+        #expect(bytes.loadLE(UInt32.self, at: 8) == 1)        // version
+        #expect(bytes.loadLE(UInt32.self, at: 12) == 72)      // length
+        #expect(bytes.loadLE(UInt64.self, at: 16) == 1 << 33) // capabilities
+        #expect(bytes.loadLE(UInt64.self, at: 24) == 1 << 33) // control
+        #expect(bytes.loadLE(UInt64.self, at: 32) == 0x10000) // fw_rom_size
+        #expect(bytes.loadLE(UInt64.self, at: 40) == 0x10000) // fw_image_addr
+        #expect(bytes.loadLE(UInt64.self, at: 48) == 0x10000) // fw_image_size
+        #expect(bytes.loadLE(UInt64.self, at: 56) == 0x8000)  // opaque_addr
+        #expect(bytes.loadLE(UInt64.self, at: 64) == 21)      // opaque_size
     }
 
     @Test func bitsAreTheSeedsValues() {
@@ -52,7 +53,7 @@ import Testing
     ])
     func anUnknownLayoutIsUnreadable(width: Int, offset: Int, value: UInt64, expected: String) {
         var bytes = Self.sample.encoded()
-        bytes.storeLittleEndian(value, width: width, at: offset)
+        bytes.storeLE(UInt32(value), at: offset)  // both fields are 4 bytes wide
         guard case .unreadable(let reason) = VMFWUpdateMailbox.decode(bytes) else {
             Issue.record("decoded a mailbox with \(expected)")
             return

@@ -29,7 +29,7 @@ import Testing
             let memPath = dir.appendingPathComponent("mem\(i)-" + s.replacingOccurrences(of: "/", with: "_")).path
             let file = MemoryBackendFile(id: "mem\(i)", backend: .init(size: 1 << 20, share: true, prealloc: false),
                                          memPath: memPath, readonly: false)
-            let sev = SevGuest(id: "sev\(i)", sevDevice: s, cbitpos: 47, reducedPhysBits: 1, policy: SevPolicy(rawValue: 1))
+            let sev = SevGuest(id: "sev\(i)", sevDevice: s, cbitpos: 47, reducedPhysBits: 1, policy: SEVPolicy(rawValue: 1))
             let snp = SevSnpGuest(id: "snp\(i)", sevDevice: s, reducedPhysBits: 1, policy: .qemuDefault)
             for object in [QOMObject.memoryBackendFile(file), .sevGuest(sev), .sevSnpGuest(snp)] {
                 arguments += ["-object", object.commandLineArgument(form: form)]

@@ -61,14 +61,14 @@ struct ValueGenerator {
         case 0:
             return .sevSnpGuest(SevSnpGuest(
                 id: id(), sevDevice: maybe { $0.string() }, cbitpos: maybe { $0.uint32() }, reducedPhysBits: maybe { $0.uint32() },
-                kernelHashes: maybe { $0.bool() }, policy: maybe { SevSnpPolicy(rawValue: $0.uint64()) },
+                kernelHashes: maybe { $0.bool() }, policy: maybe { SNPPolicy(rawValue: $0.uint64()) },
                 guestVisibleWorkarounds: maybe { $0.string() }, idBlock: maybe { $0.string() }, idAuth: maybe { $0.string() },
                 authorKeyEnabled: maybe { $0.bool() }, hostData: maybe { $0.string() }, vcekDisabled: maybe { $0.bool() }))
         case 1:
             return .sevGuest(SevGuest(
                 id: id(), sevDevice: maybe { $0.string() }, cbitpos: maybe { $0.uint32() }, reducedPhysBits: maybe { $0.uint32() },
                 kernelHashes: maybe { $0.bool() }, dhCertFile: maybe { $0.string() }, sessionFile: maybe { $0.string() },
-                policy: maybe { SevPolicy(rawValue: $0.uint32()) }, handle: maybe { $0.uint32() },
+                policy: maybe { SEVPolicy(rawValue: $0.uint32()) }, handle: maybe { $0.uint32() },
                 legacyVMType: maybe { $0.choice(OnOffAuto.self) }))
         case 2: return .igvmCfg(IgvmCfg(id: id(), file: maybe { $0.string() }))
         case 3: return .nocc(NoCC(id: id()))
@@ -138,7 +138,7 @@ struct ValueGenerator {
 
     @Test func typedJSONArguments() {
         let object = QOMObject.sevSnpGuest(SevSnpGuest(id: "sev0", reducedPhysBits: 1, kernelHashes: true,
-                                                       policy: SevSnpPolicy(rawValue: UInt64.max)))
+                                                       policy: SNPPolicy(rawValue: UInt64.max)))
         #expect(object.objectAddArguments() == [
             "qom-type": "sev-snp-guest", "id": "sev0", "reduced-phys-bits": 1, "kernel-hashes": true,
             "policy": .unsigned(UInt64.max),

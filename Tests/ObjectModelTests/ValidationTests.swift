@@ -8,7 +8,7 @@ import Testing
 
     func snp(_ policy: UInt64? = nil, idBlock: [UInt8]? = nil, idAuth: String? = nil, authorKey: Bool? = nil,
              kernelHashes: Bool? = nil) -> SevSnpGuest {
-        SevSnpGuest(id: "sev0", reducedPhysBits: 1, kernelHashes: kernelHashes, policy: policy.map(SevSnpPolicy.init(rawValue:)),
+        SevSnpGuest(id: "sev0", reducedPhysBits: 1, kernelHashes: kernelHashes, policy: policy.map(SNPPolicy.init(rawValue:)),
                     idBlock: idBlock.map(QEMUBase64.encode), idAuth: idAuth, authorKeyEnabled: authorKey)
     }
 
@@ -44,23 +44,23 @@ import Testing
     }
 
     @Test func namedPolicyBits() {
-        var policy = SevSnpPolicy.qemuDefault
+        var policy = SNPPolicy.qemuDefault
         policy.insert(.singleSocket)
         policy.abiMajor = 1
         policy.abiMinor = 0x55
         #expect(policy.description == "0x130155")
-        #expect(SevSnpPolicy(hex: "0x130155") == policy)
-        #expect(SevSnpPolicy(hex: "130155") == policy)
-        #expect(SevSnpPolicy(hex: "0xZZ") == nil)
-        #expect(SevSnpPolicy(hex: "") == nil)
+        #expect(SNPPolicy(hex: "0x130155") == policy)
+        #expect(SNPPolicy(hex: "130155") == policy)
+        #expect(SNPPolicy(hex: "0xZZ") == nil)
+        #expect(SNPPolicy(hex: "") == nil)
         #expect(policy.contains(.smt) && policy.contains(.reservedMustBeOne) && !policy.contains(.debug))
-        #expect(SevSnpPolicy.namedFlags.map(\.flag.rawValue) == (16...25).map { UInt64(1) << $0 })
-        var legacy = SevPolicy(rawValue: 0x5)
+        #expect(SNPPolicy.namedFlags.map(\.flag.rawValue) == (16...25).map { UInt64(1) << $0 })
+        var legacy = SEVPolicy(rawValue: 0x5)
         #expect(SevGuest(id: "g", reducedPhysBits: 1, policy: legacy).isSevES)
         #expect(!SevGuest(id: "g", reducedPhysBits: 1).isSevES)
         legacy.apiMajor = 2
         #expect(legacy.description == "0x20005")
-        #expect(SevPolicy(hex: "0x100000000") == nil)
+        #expect(SEVPolicy(hex: "0x100000000") == nil)
     }
 
     @Test func idBlockFieldsAreChecked() {
@@ -99,7 +99,7 @@ import Testing
     }
 
     @Test func sevDebugPolicyWarns() {
-        let problems = SevGuest(id: "g", reducedPhysBits: 1, policy: SevPolicy(rawValue: 0x4)).validate()
+        let problems = SevGuest(id: "g", reducedPhysBits: 1, policy: SEVPolicy(rawValue: 0x4)).validate()
         #expect(lines(problems) == ["warning g.policy: 0x4: NODBG (bit 0) is clear, so the host may debug (read) guest memory"])
         #expect(problems.isValid)
     }

@@ -25,7 +25,7 @@ import Glibc
         #expect(qmp.greeting.capabilities.contains("oob"))
         #expect(qmp.outOfBandEnabled)
         let version = try await qmp.queryVersion()
-        #expect(version.string == qmp.greeting.versionString)
+        #expect(version.description == qmp.greeting.version.description)
         #expect(version.major >= 10)
         #expect(try await qmp.queryStatus() == QMPRunStatus(status: "prelaunch", running: false))
         // exec-oob reaches QEMU as such: it refuses it for a command not marked allow-oob.

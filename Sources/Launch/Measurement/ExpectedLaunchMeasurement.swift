@@ -2,6 +2,7 @@ import Definition
 import Capabilities
 import FileAccess
 import JSON
+import Numerals
 import Measure
 
 /// The launch digest one QEMU launch of a confidential guest is expected to produce, as
@@ -79,7 +80,7 @@ public enum ExpectedLaunchMeasurement: Sendable, Hashable, CustomStringConvertib
         guard let mode = json["mode"]?.stringValue.flatMap(SEVMode.init(rawValue:)),
               let digest = json["digest"]?.stringValue.flatMap(Hex.decode),
               let vcpus = json["vcpus"]?.intValue,
-              let policy = json["policy"]?.stringValue.flatMap({ UInt64($0.dropFirst(2), radix: 16) })
+              let policy = json["policy"]?.stringValue.flatMap({ Numeral.hex($0) })
         else { return nil }
         let firmware: DefinitionMeasurement.Firmware
         if let path = json["ovmf"]?.stringValue {

@@ -1,6 +1,7 @@
 import Definition
 import Capabilities
 import FileAccess
+import Numerals
 /// What the manager offers the guest through the interface: the read-only values it publishes
 /// in fw-cfg, and what it checks a request against.
 public struct VMFWUpdateOffer: Sendable, Hashable {
@@ -96,14 +97,14 @@ public struct FirmwareUpdateRequestValidator: Sendable {
         guard let image = GuestPhysicalRange(start: mailbox.imageAddress, length: mailbox.imageSize),
               memory.containsRAM(image)
         else {
-            return .rejected(reason: "fw_image_addr 0x\(hex(mailbox.imageAddress)) + fw_image_size 0x\(hex(mailbox.imageSize)) is not inside guest RAM")
+            return .rejected(reason: "fw_image_addr \(hex(mailbox.imageAddress, uppercase: false)) + fw_image_size \(hex(mailbox.imageSize, uppercase: false)) is not inside guest RAM")
         }
         if format == .platformROM {
             guard mailbox.imageSize % 0x1_0000 == 0 else {
-                return .rejected(reason: "fw_image_size 0x\(hex(mailbox.imageSize)) is not a multiple of 64 KiB")
+                return .rejected(reason: "fw_image_size \(hex(mailbox.imageSize, uppercase: false)) is not a multiple of 64 KiB")
             }
             guard mailbox.imageSize <= offer.firmwareROMSize else {
-                return .rejected(reason: "fw_image_size 0x\(hex(mailbox.imageSize)) exceeds fw_rom_size 0x\(hex(offer.firmwareROMSize))")
+                return .rejected(reason: "fw_image_size \(hex(mailbox.imageSize, uppercase: false)) exceeds fw_rom_size \(hex(offer.firmwareROMSize, uppercase: false))")
             }
         }
         var opaque: GuestPhysicalRange?
@@ -114,7 +115,7 @@ public struct FirmwareUpdateRequestValidator: Sendable {
             guard let range = GuestPhysicalRange(start: mailbox.opaqueAddress, length: mailbox.opaqueSize),
                   memory.containsRAM(range)
             else {
-                return .rejected(reason: "opaque_addr 0x\(hex(mailbox.opaqueAddress)) + opaque_size 0x\(hex(mailbox.opaqueSize)) is not inside guest RAM")
+                return .rejected(reason: "opaque_addr \(hex(mailbox.opaqueAddress, uppercase: false)) + opaque_size \(hex(mailbox.opaqueSize, uppercase: false)) is not inside guest RAM")
             }
             opaque = range
         }
@@ -122,4 +123,3 @@ public struct FirmwareUpdateRequestValidator: Sendable {
     }
 }
 
-func hex(_ value: UInt64) -> String { String(value, radix: 16) }

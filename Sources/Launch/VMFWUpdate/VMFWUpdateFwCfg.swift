@@ -2,6 +2,7 @@ import Definition
 import Capabilities
 import FileAccess
 import Foundation
+import Numerals
 
 /// The read-only fw-cfg files through which the guest learns the mailbox address and the
 /// interface's read-only values (`-fw_cfg name=…,file=…`; docs/vmfwupdate.md).
@@ -23,14 +24,10 @@ public enum VMFWUpdateFwCfg {
     /// The files every instance of a VM with the interface enabled gets.
     public static func files(mailboxGPA: UInt64, offer: VMFWUpdateOffer) -> [File] {
         [
-            File(name: mailboxGPAName, contents: littleEndian(mailboxGPA)),
-            File(name: capabilitiesName, contents: littleEndian(offer.capabilities.rawValue)),
-            File(name: firmwareROMSizeName, contents: littleEndian(offer.firmwareROMSize)),
+            File(name: mailboxGPAName, contents: LittleEndian.bytes(mailboxGPA)),
+            File(name: capabilitiesName, contents: LittleEndian.bytes(offer.capabilities.rawValue)),
+            File(name: firmwareROMSizeName, contents: LittleEndian.bytes(offer.firmwareROMSize)),
         ]
-    }
-
-    static func littleEndian(_ value: UInt64) -> [UInt8] {
-        (0..<8).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
     }
 }
 

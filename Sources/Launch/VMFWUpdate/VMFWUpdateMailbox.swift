@@ -1,6 +1,7 @@
 import Definition
 import Capabilities
 import FileAccess
+import Numerals
 /// The vmfwupdate interface values, bit for bit as in Gerd Hoffmann's interface draft of
 /// 24 March 2025 in the qemu-devel thread "[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor
 /// fw-cfg interface support" ("format bits, used by both 'capabilities' and 'control'");
@@ -83,15 +84,15 @@ public struct VMFWUpdateMailbox: Sendable, Hashable {
     public func encoded() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: Self.length)
         bytes.replaceSubrange(0..<8, with: Self.magic)
-        bytes.storeLittleEndian(UInt64(Self.version), width: 4, at: Offset.version)
-        bytes.storeLittleEndian(UInt64(Self.length), width: 4, at: Offset.length)
-        bytes.storeLittleEndian(capabilities.rawValue, width: 8, at: Offset.capabilities)
-        bytes.storeLittleEndian(control.rawValue, width: 8, at: Offset.control)
-        bytes.storeLittleEndian(firmwareROMSize, width: 8, at: Offset.firmwareROMSize)
-        bytes.storeLittleEndian(imageAddress, width: 8, at: Offset.imageAddress)
-        bytes.storeLittleEndian(imageSize, width: 8, at: Offset.imageSize)
-        bytes.storeLittleEndian(opaqueAddress, width: 8, at: Offset.opaqueAddress)
-        bytes.storeLittleEndian(opaqueSize, width: 8, at: Offset.opaqueSize)
+        bytes.storeLE(Self.version, at: Offset.version)
+        bytes.storeLE(UInt32(Self.length), at: Offset.length)
+        bytes.storeLE(capabilities.rawValue, at: Offset.capabilities)
+        bytes.storeLE(control.rawValue, at: Offset.control)
+        bytes.storeLE(firmwareROMSize, at: Offset.firmwareROMSize)
+        bytes.storeLE(imageAddress, at: Offset.imageAddress)
+        bytes.storeLE(imageSize, at: Offset.imageSize)
+        bytes.storeLE(opaqueAddress, at: Offset.opaqueAddress)
+        bytes.storeLE(opaqueSize, at: Offset.opaqueSize)
         return bytes
     }
 
@@ -110,35 +111,21 @@ public struct VMFWUpdateMailbox: Sendable, Hashable {
         guard bytes.count >= length else {
             return .unreadable(reason: "mailbox is \(bytes.count) bytes, layout 1 needs \(length)")
         }
-        let version = UInt32(bytes.loadLittleEndian(width: 4, at: Offset.version))
+        let version = bytes.loadLE(UInt32.self, at: Offset.version)
         guard version == Self.version else {
             return .unreadable(reason: "mailbox layout version \(version) is not supported (this manager reads version \(Self.version))")
         }
-        let declaredLength = bytes.loadLittleEndian(width: 4, at: Offset.length)
-        guard declaredLength == UInt64(length) else {
+        let declaredLength = bytes.loadLE(UInt32.self, at: Offset.length)
+        guard declaredLength == UInt32(length) else {
             return .unreadable(reason: "mailbox length field is \(declaredLength), layout 1 is \(length) bytes")
         }
         return .mailbox(VMFWUpdateMailbox(
-            capabilities: VMFWUpdateBits(rawValue: bytes.loadLittleEndian(width: 8, at: Offset.capabilities)),
-            control: VMFWUpdateBits(rawValue: bytes.loadLittleEndian(width: 8, at: Offset.control)),
-            firmwareROMSize: bytes.loadLittleEndian(width: 8, at: Offset.firmwareROMSize),
-            imageAddress: bytes.loadLittleEndian(width: 8, at: Offset.imageAddress),
-            imageSize: bytes.loadLittleEndian(width: 8, at: Offset.imageSize),
-            opaqueAddress: bytes.loadLittleEndian(width: 8, at: Offset.opaqueAddress),
-            opaqueSize: bytes.loadLittleEndian(width: 8, at: Offset.opaqueSize)))
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// Writes the low `width` bytes of `value`, least significant first.
-    mutating func storeLittleEndian(_ value: UInt64, width: Int, at offset: Int) {
-        for i in 0..<width { self[offset + i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
-    }
-
-    /// Reads `width` bytes, least significant first.
-    func loadLittleEndian(width: Int, at offset: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for i in 0..<width { value |= UInt64(self[offset + i]) << (8 * UInt64(i)) }
-        return value
+            capabilities: VMFWUpdateBits(rawValue: bytes.loadLE(UInt64.self, at: Offset.capabilities)),
+            control: VMFWUpdateBits(rawValue: bytes.loadLE(UInt64.self, at: Offset.control)),
+            firmwareROMSize: bytes.loadLE(UInt64.self, at: Offset.firmwareROMSize),
+            imageAddress: bytes.loadLE(UInt64.self, at: Offset.imageAddress),
+            imageSize: bytes.loadLE(UInt64.self, at: Offset.imageSize),
+            opaqueAddress: bytes.loadLE(UInt64.self, at: Offset.opaqueAddress),
+            opaqueSize: bytes.loadLE(UInt64.self, at: Offset.opaqueSize)))
     }
 }

@@ -2,6 +2,7 @@ import Definition
 import Capabilities
 import FileAccess
 import Foundation
+import Numerals
 import IGVM
 import JSON
 import ObjectModel
@@ -84,7 +85,7 @@ public struct VMFWUpdateSetup: Sendable {
         }
         guard let range = GuestPhysicalRange(start: gpa, length: UInt64(VMFWUpdateMailbox.length)), memory.containsRAM(range) else {
             return [ConfigProblem(file: file, key: "vmfwupdate.mailbox",
-                message: "0x\(hex(gpa)) is not inside guest RAM (\(VMFWUpdateMailbox.length) bytes from it must be plain RAM of the \(definition.qemu.memory)-byte \(definition.qemu.machine) layout)")]
+                message: "\(hex(gpa, uppercase: false)) is not inside guest RAM (\(VMFWUpdateMailbox.length) bytes from it must be plain RAM of the \(definition.qemu.memory)-byte \(definition.qemu.machine) layout)")]
         }
         return []
     }
