@@ -86,7 +86,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["JSON"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel", "JSON", "TestSupport"]),
-        .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport"]),
+        .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "QMPTests", dependencies: [
             "QMP", "JSON", "TestSupport",
