@@ -119,13 +119,16 @@ let package = Package(
         ]),
 
         // Benchmark (not a test): `swift run -c release igvm-mgr-bench`, see bench/.
-        .executableTarget(name: "igvm-mgr-bench", dependencies: ["QMP", "JSON", "CJansson", "TestSupport"], path: "bench/igvm-mgr-bench"),
+        .executableTarget(name: "igvm-mgr-bench", dependencies: [
+            "QMP", "JSON", "CJansson", "TestSupport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "bench/igvm-mgr-bench"),
 
         // Shared helpers for the test targets: locating QEMU and the built CLI, temp dirs.
         .target(name: "TestSupport", dependencies: ["JSON"], path: "Tests/TestSupport"),
         .testTarget(name: "JSONTests", dependencies: ["JSON", "TestSupport"]),
         .testTarget(name: "ObjectModelTests", dependencies: ["ObjectModel", "JSON", "TestSupport"]),
-        .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport"]),
+        .testTarget(name: "IGVMTests", dependencies: ["IGVM", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "MeasureTests", dependencies: ["Measure", "IGVM", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "QMPTests", dependencies: [
             "QMP", "JSON", "TestSupport",

@@ -38,8 +38,9 @@ struct ArgsCommand: ParsableCommand {
     @Option(help: "The VM name (default: the definition's `name`), as for `start`.")
     var name: String?
 
-    @Flag(help: "Print a JSON array of strings instead of a shell line.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ArgvJSON>
+
+    enum ArgvJSON: JSONFlagHelp { static let text = "Print a JSON array of strings instead of a shell line." }
 
     @Option(help: "Put QEMU's monitor on a Unix socket QEMU listens on at this path, to run the command line by hand (default: descriptor 3, as the supervisor runs it).")
     var qmpSocket: String?
@@ -60,7 +61,7 @@ struct ArgsCommand: ParsableCommand {
             throw failure(error)
         }
         let argv = launch.argv(monitor: qmpSocket.map { .socket(path: $0) } ?? .inheritedDescriptor)
-        if json {
+        if output.json {
             Output.json(.array(argv.map(JSON.string)))
         } else {
             Output.line(ShellQuoting.line(argv))

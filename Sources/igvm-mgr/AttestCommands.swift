@@ -59,19 +59,6 @@ struct ReportInput: ParsableArguments {
     }
 }
 
-/// Runs a command body, turning its failures into one line on stderr and the exit status.
-func reportingFailures(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as CommandLineFailure {
-        Output.error(error.message)
-        throw error.status
-    } catch let error as ExpectationError {
-        Output.error(error.description)
-        throw ExitStatus.usage
-    }
-}
-
 /// `igvm-mgr attest show REPORT`.
 struct AttestShow: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -89,7 +76,7 @@ struct AttestShow: ParsableCommand {
             """)
 
     @OptionGroup var input: ReportInput
-    @Flag(name: .customLong("json"), help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         try reportingFailures {
@@ -99,7 +86,7 @@ struct AttestShow: ParsableCommand {
             let source = explicit != nil ? "--product" : product != nil ? "from the CPUID" : "no CPUID and no --product: Milan/Genoa assumed"
             let presentation = ReportPresentation(report: report, product: product, productSource: source)
             let url = product.flatMap { KDSURL.vcek(for: report, product: $0) }
-            if json {
+            if output.json {
                 var o = presentation.json.objectValue ?? [:]
                 o["kds-vcek-url"] = url.map(JSON.string) ?? .null
                 Output.json(.object(o))

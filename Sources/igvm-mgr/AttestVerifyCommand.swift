@@ -88,8 +88,11 @@ struct AttestVerify: ParsableCommand {
     @Option(name: .customLong("at"), help: "Judge certificate validity at this UTC time: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (default now).")
     var at: String?
 
-    @Flag(name: .customLong("json"), help: #"Print JSON: {"verified", "checks": [{"name", "ok", "expected", "actual"}], "report"}."#)
-    var json = false
+    @OptionGroup var output: JSONOutput<VerdictJSON>
+
+    enum VerdictJSON: JSONFlagHelp {
+        static let text = #"Print JSON: {"verified", "checks": [{"name", "ok", "expected", "actual"}], "report"}."#
+    }
 
     @OptionGroup var state: StateDirectoryOption
 
@@ -122,7 +125,7 @@ struct AttestVerify: ParsableCommand {
 
     private func print(_ checks: [AttestationCheck], report: AttestationReport, product: AMDProduct) {
         let verified = checks.allSatisfy(\.ok)
-        if json {
+        if output.json {
             Output.json(.object([
                 "verified": .bool(verified),
                 "product": .string(product.rawValue),

@@ -26,8 +26,9 @@ struct CapsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cache the result in this directory.")
     var stateDir: String?
 
-    @Flag(name: .long, help: "Print JSON (the cached form without the QAPI schema).")
-    var json = false
+    @OptionGroup var output: JSONOutput<CapabilitiesJSON>
+
+    enum CapabilitiesJSON: JSONFlagHelp { static let text = "Print JSON (the cached form without the QAPI schema)." }
 
     /// The objects the manager can put in a launch, in the order shown.
     static let confidentialTypes = ["sev-guest", "sev-snp-guest", "igvm-cfg", "nocc"]
@@ -49,7 +50,7 @@ struct CapsCommand: AsyncParsableCommand {
             Output.error("\(error)")
             throw ExitStatus.failure
         }
-        if json {
+        if output.json {
             var object = caps.cacheJSON.objectValue ?? [:]
             object["schema"] = nil
             object["schema-entities"] = JSON(caps.schema.entities.count)

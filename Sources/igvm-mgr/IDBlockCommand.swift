@@ -51,25 +51,15 @@ struct IDBlockCommand: ParsableCommand {
     @Flag(name: .customLong("toml"), help: "Print a [confidential] snippet for a VM definition.")
     var toml = false
 
-    @Flag(name: .customLong("json"), help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
-        do {
+        try reportingFailures {
             let request = try makeRequest()
             let builder = try IDBlockBuilder(
                 idKeyPEM: request.idKeyPEM, authorKeyPEM: request.authorKeyPEM)
             let signed = try builder.sign(request.block)
             print(signed)
-        } catch let error as CommandLineFailure {
-            Output.error(error.message)
-            throw error.status
-        } catch let error as IDBlockError {
-            Output.error(error.description)
-            throw ExitStatus.usage
-        } catch let error as MeasurementError {
-            Output.error(error.description)
-            throw error.kind == .unreadableInput ? ExitStatus.usage : ExitStatus.failure
         }
     }
 
@@ -139,7 +129,7 @@ struct IDBlockCommand: ParsableCommand {
         let idDigest = Hex.encode(signed.idKeyDigest)
         let authorDigest = signed.authorKeyDigest.map { Hex.encode($0) }
         let policyText = "0x" + String(signed.idBlock.policy, radix: 16)
-        if json {
+        if output.json {
             var object: JSONObject = [
                 "id-block": .string(signed.idBlockBase64),
                 "id-auth": .string(signed.idAuthBase64),

@@ -140,12 +140,11 @@ struct IGVMInspect: ParsableCommand {
     @Argument(help: "IGVM file.")
     var file: String
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let report = IGVMInspector.report(try parseIGVM(file))
-        if json {
+        if output.json {
             Output.json(Self.json(report))
         } else {
             report.textLines.forEach(Output.line)
@@ -228,8 +227,7 @@ struct IGVMCheck: ParsableCommand {
     @Option(help: "Guest RAM as -m takes it (512M, 4G), 2M to 512G (default 128M, QEMU's own default).")
     var memory: String?
 
-    @Flag(help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         let platform = try platformArgument(self.platform)
@@ -246,7 +244,7 @@ struct IGVMCheck: ParsableCommand {
         let verdict = IGVMLoadVerdict(problems)
         let failed = problems.contains { $0.isFatal }
         let target = "\(platform.name) on QEMU \(version), \(map)"
-        if json {
+        if output.json {
             Output.json(.object([
                 "file": JSON(file), "platform": JSON(platform.name), "qemuVersion": JSON(version.description),
                 "machine": JSON(map.machine.rawValue), "memory": JSON(map.ramSize),

@@ -19,12 +19,12 @@ struct CleanupCommand: AsyncParsableCommand {
             \(LifecycleHelp.exitCodes)
             """)
 
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
-        let actions = await Lifecycle(stateDirectory: try state.resolve()).cleanup()
-        if json {
+        let actions = await (try state.lifecycle()).cleanup()
+        if output.json {
             Output.json(.array(actions.map(\.json)))
         } else if actions.isEmpty {
             Output.line("nothing to clean up")
@@ -50,16 +50,12 @@ struct SuperviseCommand: AsyncParsableCommand {
     @Argument(help: "The VM name.") var name: String
     @Option(help: ArgumentHelp("The inherited descriptor holding the VM's lock (set by `start`).", visibility: .hidden)) var lockFd: Int32?
     @Option(help: ArgumentHelp("The inherited readiness pipe (set by `start`).", visibility: .hidden)) var readinessFd: Int32?
-    @Option(help: "Seconds a SIGTERM-initiated stop waits after the ACPI powerdown (0...86400).")
-    var stopTimeout: Double = StopArguments.defaultTimeout
+    @OptionGroup var stopTimeout: StopTimeoutOption
     @Option(help: "The largest QMP message the control socket takes, in bytes (1024...67108864; default 262144).")
     var maxCommandBytes: Int = Supervisor.defaultControlMessageLimit
     @OptionGroup var state: StateDirectoryOption
 
     func validate() throws {
-        guard StopArguments.timeoutRange.contains(stopTimeout) else {
-            throw ValidationError("--stop-timeout must be between 0 and 86400 seconds")
-        }
         guard (1024...64 * 1024 * 1024).contains(maxCommandBytes) else {
             throw ValidationError("--max-command-bytes must be between 1024 and 67108864")
         }
@@ -69,7 +65,7 @@ struct SuperviseCommand: AsyncParsableCommand {
         let directory = try state.resolve()
         let status = await SupervisorEntry.run(
             name: name, stateDirectory: directory, lockDescriptor: lockFd, readinessDescriptor: readinessFd,
-            signalStopTimeout: stopTimeout, controlMessageLimit: maxCommandBytes)
+            signalStopTimeout: stopTimeout.seconds, controlMessageLimit: maxCommandBytes)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -95,8 +95,7 @@ struct MeasureCommand: ParsableCommand {
     @Option(name: .customLong("order"), help: "Measurement order: qemu (default, what QEMU 10.2 + KVM produce) or file (igvmmeasure).")
     var order: String?
 
-    @Flag(name: .customLong("json"), help: "Print JSON.")
-    var json = false
+    @OptionGroup var output: OutputOptions
 
     @Argument(help: "A VM definition (TOML, docs/config.md): measure what `start` would launch.")
     var config: String?
@@ -124,7 +123,7 @@ struct MeasureCommand: ParsableCommand {
     }
 
     func run() throws {
-        do {
+        try reportingFailures {
             if let config {
                 try runConfig(config)
             } else if igvm != nil {
@@ -132,12 +131,6 @@ struct MeasureCommand: ParsableCommand {
             } else {
                 try runOVMF()
             }
-        } catch let error as CommandLineFailure {
-            Output.error(error.message)
-            throw error.status
-        } catch let error as MeasurementError {
-            Output.error(error.description)
-            throw error.kind == .unreadableInput ? ExitStatus.usage : ExitStatus.failure
         }
     }
 
@@ -226,7 +219,7 @@ struct MeasureCommand: ParsableCommand {
 
     private func emit(_ digest: LaunchDigest, modeName: String, format: String) {
         let text = format == "base64" ? digest.base64 : digest.hex
-        if json {
+        if output.json {
             Output.json(.object(["mode": .string(mode ?? ""), "digest": .string(digest.hex), "base64": .string(digest.base64)]))
         } else if verbose {
             Output.line("Calculated \(modeName) guest measurement: \(text)")
@@ -242,7 +235,7 @@ struct MeasureCommand: ParsableCommand {
             throw CommandLineFailure.usage("a VM definition names its own firmware: drop --ovmf, --igvm and --mode")
         }
         let m = try MeasureCommand.measure(definition: path)
-        if json {
+        if output.json {
             var object: JSONObject = [
                 "config": .string(path),
                 "mode": .string(m.mode.rawValue),
@@ -307,7 +300,7 @@ struct MeasureCommand: ParsableCommand {
         let cpuCount = try cpus.map { try integer($0, option: "--cpus") }
         let m = try LaunchDigest.igvm(contentsOf: igvm, cpus: cpuCount)
         let digest = m.digest(selected)
-        if json {
+        if output.json {
             Output.json(.object([
                 "platform": "sev-snp",
                 "cpus": .integer(Int64(m.cpus)),

@@ -27,10 +27,9 @@ struct ObjectValidateCommand: ParsableCommand {
     @Argument(help: "The -object value, in key=value or JSON form.")
     var spec: String
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ProblemOutput.Help>
 
     func run() throws {
-        throw ProblemOutput.report(ObjectSpec.validate(spec).map(ProblemOutput.entry), json: json)
+        throw ProblemOutput.report(ObjectSpec.validate(spec).map(ProblemOutput.entry), json: output.json)
     }
 }

@@ -12,6 +12,9 @@ import ObjectModel
 /// The shared output of `validate` and `object validate`: a line per problem (or `ok`), or
 /// `{"valid": bool, "problems": [{"level", "object", "property", "message"}]}`.
 enum ProblemOutput {
+    /// `--json`'s help line in both commands.
+    enum Help: JSONFlagHelp { static let text = "Print the result as JSON." }
+
     struct Entry {
         var level: Problem.Level
         var object: String

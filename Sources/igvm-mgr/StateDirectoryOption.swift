@@ -26,6 +26,15 @@ struct StateDirectoryOption: ParsableArguments {
             throw ExitStatus.usage
         }
     }
+
+    /// The lifecycle of the resolved state directory.
+    func lifecycle() throws -> Lifecycle { Lifecycle(stateDirectory: try resolve()) }
+
+    /// The named VM as it is now; an unknown or bad name is reported and ends the command.
+    func observe(_ name: String) throws -> VMObservation {
+        let lifecycle = try lifecycle()
+        do { return try lifecycle.observe(name) } catch { throw failure(error) }
+    }
 }
 
 /// The exit-status paragraph every lifecycle command's `--help` ends with.

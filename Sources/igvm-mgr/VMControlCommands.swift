@@ -34,10 +34,8 @@ struct StartCommand: AsyncParsableCommand {
             transform: NumericOption.seconds(0.1...NumericOption.longestWait))
     var timeout: Duration = .seconds(30)
     @Flag(help: "Leave the guest's CPUs stopped (no `cont`).") var paused = false
-    @Option(help: ArgumentHelp("Seconds the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown (0 to 86400, default 30).",
-                               valueName: "seconds"), transform: NumericOption.seconds(0...NumericOption.longestWait))
-    var stopTimeout: Duration?
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var stopTimeout: StopTimeoutOption
+    @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
@@ -52,9 +50,9 @@ struct StartCommand: AsyncParsableCommand {
             var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
             launch.startPaused = paused
             var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
-            procedure.signalStopTimeout = stopTimeout?.seconds
+            procedure.signalStopTimeout = stopTimeout.duration?.seconds
             let result = try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout.seconds)
-            if json {
+            if output.json {
                 Output.json(result.json)
             } else {
                 Output.line("\(result.name) \(result.phase ?? result.milestone) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
@@ -93,16 +91,13 @@ struct StopCommand: AsyncParsableCommand {
             transform: NumericOption.seconds(0...NumericOption.longestWait))
     var timeout: Duration = .seconds(30)
     @Flag(help: "Skip to SIGKILL.") var force = false
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
-        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
-        do {
-            let report = try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout.seconds)
-            if json { Output.json(report.json) } else { Output.line(StopText.describe(report, verb: "stopped")) }
-        } catch {
-            throw failure(error)
+        let lifecycle = try state.lifecycle()
+        try await StopText.print(verb: "stopped", output) {
+            try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout.seconds)
         }
     }
 }
@@ -115,21 +110,26 @@ struct DestroyCommand: AsyncParsableCommand {
         discussion: LifecycleHelp.exitCodes)
 
     @Argument(help: "The VM name.") var name: String
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
-        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
-        do {
-            let report = try await lifecycle.destroy(name)
-            if json { Output.json(report.json) } else { Output.line(StopText.describe(report, verb: "destroyed")) }
-        } catch {
-            throw failure(error)
-        }
+        let lifecycle = try state.lifecycle()
+        try await StopText.print(verb: "destroyed", output) { try await lifecycle.destroy(name) }
     }
 }
 
 enum StopText {
+    /// Runs `stop` (a stop or destroy) and prints its report; a failure is reported and ends the command.
+    static func print(verb: String, _ output: OutputOptions, _ stop: () async throws -> Lifecycle.StopReport) async throws {
+        do {
+            let report = try await stop()
+            if output.json { Output.json(report.json) } else { Output.line(describe(report, verb: verb)) }
+        } catch {
+            throw failure(error)
+        }
+    }
+
     static func describe(_ report: Lifecycle.StopReport, verb: String) -> String {
         guard let outcome = report.outcome else {
             return "\(report.name) was not running" + (report.removed ? "; state removed" : "")

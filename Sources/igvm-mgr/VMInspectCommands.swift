@@ -26,12 +26,12 @@ struct ListCommand: AsyncParsableCommand {
             \(LifecycleHelp.exitCodes)
             """)
 
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
         let observations = VMObservation.observeAll(in: try state.resolve())
-        if json {
+        if output.json {
             Output.json(.array(observations.map(\.json)))
             return
         }
@@ -59,14 +59,14 @@ struct StatusCommand: AsyncParsableCommand {
     @Argument(help: "The VM name.") var name: String
     @Option(help: "How many recent events to show (0 to 10000).", transform: NumericOption.integer(0...10_000))
     var events = 5
-    @Flag(help: "Print JSON.") var json = false
+    @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
-        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
+        let lifecycle = try state.lifecycle()
         let report: Lifecycle.StatusReport
         do { report = try await lifecycle.status(name, events: events) } catch { throw failure(error) }
-        if json {
+        if output.json {
             Output.json(report.json)
             return
         }
@@ -113,18 +113,18 @@ struct EventsCommand: AsyncParsableCommand {
     @Argument(help: "The VM name.") var name: String
     @Flag(help: "Keep printing new events as they are logged.") var follow = false
     @Option(name: .customLong("name"), help: "Only events with this name (repeatable).") var eventNames: [String] = []
-    @Flag(help: "Print JSON lines.") var json = false
+    @OptionGroup var output: JSONOutput<JSONLines>
     @OptionGroup var state: StateDirectoryOption
 
+    enum JSONLines: JSONFlagHelp { static let text = "Print JSON lines." }
+
     func run() async throws {
-        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
-        let observation: VMObservation
-        do { observation = try lifecycle.observe(name) } catch { throw failure(error) }
+        let observation = try state.observe(name)
         var follower = EventLogFollower(path: observation.paths.eventLog)
         let wanted = Set(eventNames)
         func printNew() {
             for record in follower.readNew() where wanted.isEmpty || wanted.contains(record["event"]?.stringValue ?? "") {
-                Output.line(json ? ((try? record.encoded()) ?? "") : EventText.line(record))
+                Output.line(output.json ? ((try? record.encoded()) ?? "") : EventText.line(record))
             }
             Output.flush()
         }
@@ -154,9 +154,7 @@ struct LogsCommand: AsyncParsableCommand {
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
-        let lifecycle = Lifecycle(stateDirectory: try state.resolve())
-        let observation: VMObservation
-        do { observation = try lifecycle.observe(name) } catch { throw failure(error) }
+        let observation = try state.observe(name)
         let path = supervisor ? observation.paths.supervisorLog : observation.paths.qemuLog
         let bytes = (try? FileDescriptorIO.readFile(path)).flatMap { $0 } ?? []
         var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)

@@ -24,8 +24,7 @@ struct ValidateCommand: ParsableCommand {
     @Argument(help: "The VM definition (TOML; see docs/config.md).")
     var config: String
 
-    @Flag(help: "Print the result as JSON.")
-    var json = false
+    @OptionGroup var output: JSONOutput<ProblemOutput.Help>
 
     @Option(help: "The QEMU version to check against, e.g. 10.2.2 (default: qemu.version of the definition).")
     var qemuVersion: String?
@@ -44,6 +43,6 @@ struct ValidateCommand: ParsableCommand {
             for problem in error.problems { Output.error(problem.description) }
             throw ExitStatus.usage
         }
-        throw ProblemOutput.report(problems.map(ProblemOutput.entry), json: json)
+        throw ProblemOutput.report(problems.map(ProblemOutput.entry), json: output.json)
     }
 }

@@ -8,7 +8,7 @@ import TestSupport
 /// re-verifies every report signature and every RSA-PSS link of the chain that this module
 /// verified with swift-crypto, on the real reports and on every changed one. Not a comparison
 /// with igvm-mgr itself.
-@Suite(.enabled(if: PythonCryptography.python != nil, "needs python3 with the cryptography package (scripts/setup installs it)"))
+@Suite(.enabled(if: PythonCryptography.tool.testsRun, Comment(rawValue: PythonCryptography.tool.skipReason)))
 struct PythonCrossCheckTests {
     /// argv: ARK ASK then (report, certificate) pairs. Prints, per pair, the report signature's
     /// verdict and the ASK → certificate verdict; first, ARK → ARK and ARK → ASK.

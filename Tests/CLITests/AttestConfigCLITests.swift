@@ -8,7 +8,7 @@ import TestSupport
 /// in for a VCEK, under a TEST chain (ARK-Milan / SEV-Milan look-alikes made by Python
 /// `cryptography`, RSA-PSS SHA-384 like AMD's). Nothing of it is AMD's: the chain and signature
 /// paths are shown on real AMD data in AttestationTests; this test shows the launch's values.
-@Suite(.enabled(if: PythonCryptography.python != nil, "needs python3 with the cryptography package (scripts/setup installs it)"))
+@Suite(.enabled(if: PythonCryptography.tool.testsRun, Comment(rawValue: PythonCryptography.tool.skipReason)))
 struct AttestConfigCLITests {
     static let amdSev = MeasureConfigTests.amdSev
     static let virtee = TestPaths.fixtures.appendingPathComponent("virtee-sev")

@@ -5,9 +5,7 @@ import TestSupport
 /// `igvm-mgr measure` given exactly sev-snp-measure's argv must print exactly what the installed
 /// sev-snp-measure prints, and exit the same way: on Debian's OVMF images for several vCPU
 /// counts and CPU types, and for the option combinations users rely on.
-@Suite(.enabled(
-    if: PeerTools.sevSNPMeasure != nil,
-    "sev-snp-measure is not installed: pip install sev-snp-measure==0.0.13 (scripts/setup does) to run the cross-check"))
+@Suite(.enabled(if: PeerTools.sevSNPMeasure.testsRun, Comment(rawValue: PeerTools.sevSNPMeasure.skipReason)))
 struct MeasurePeerCrossCheckTests {
     struct Case: Sendable, CustomTestStringConvertible {
         let arguments: [String]
@@ -58,7 +56,7 @@ struct MeasurePeerCrossCheckTests {
     ].map(Case.init)
 
     static func compare(_ c: Case) throws {
-        let peer = PeerTools.sevSNPMeasure!
+        let peer = try PeerTools.sevSNPMeasure.command()
         let theirs = try TestProcess.run(peer[0], Array(peer.dropFirst()) + c.arguments)
         let ours = try IGVMManagerBinary.run(["measure"] + c.arguments)
         #expect(ours.status == theirs.status, "exit status; sev-snp-measure said: \(theirs.stderr)")

@@ -32,15 +32,13 @@ struct VMFWUpdateCLITests {
 
     /// Polls `status --json` until the VM's phase is `phase` (the supervisor writes it).
     func waitForPhase(_ sandbox: Sandbox, _ name: String, _ phase: String, timeout: Duration = .seconds(30)) async throws -> JSON {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let status = try sandbox.json(["status", name])
-            if status["phase"]?.stringValue == phase { return status }
-            guard ContinuousClock.now < deadline else {
-                throw CommandFailed(description: "\(name) never reached \(phase): \(status)")
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        var status: JSON = .null
+        let reached = try await eventually(timeout: timeout) {
+            status = try sandbox.json(["status", name])
+            return status["phase"]?.stringValue == phase
         }
+        guard reached else { throw CommandFailed(description: "\(name) never reached \(phase): \(status)") }
+        return status
     }
 
     /// The event log's names; SHUTDOWN with its reason (`SHUTDOWN:guest-reset`).
@@ -113,20 +111,19 @@ struct VMFWUpdateCLITests {
         #expect(try sandbox.run(["start", config]).status == 0)
         let reset = try sandbox.run(["qmp", "hr", "system_reset"])
         #expect(reset.status == 0, "\(reset.stderr)")
-        let deadline = ContinuousClock.now + .seconds(30)
-        while try !eventNames(sandbox, "hr").contains("vmfwupdate-reset-in-place") {
-            guard ContinuousClock.now < deadline else { throw CommandFailed(description: "no in-place reset: \(try eventNames(sandbox, "hr"))") }
-            try await Task.sleep(for: .milliseconds(20))
+        let resetInPlace = try await eventually(timeout: .seconds(30)) {
+            try eventNames(sandbox, "hr").contains("vmfwupdate-reset-in-place")
         }
+        guard resetInPlace else { throw CommandFailed(description: "no in-place reset: \(try eventNames(sandbox, "hr"))") }
         // The record comes just before the supervisor's `cont`, and SeaBIOS may reset once more
         // while it boots (another pause until the supervisor resumes it): the VM must reach
         // running, not stay in shutdown, within the deadline.
-        var status = try JSON.decode(try sandbox.run(["qmp", "hr", "query-status"]).stdout)
-        while status["status"]?.stringValue != "running", ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
+        var status: JSON = .null
+        let running = try await eventually(timeout: .seconds(30)) {
             status = try JSON.decode(try sandbox.run(["qmp", "hr", "query-status"]).stdout)
+            return status["status"]?.stringValue == "running"
         }
-        #expect(status["status"]?.stringValue == "running")
+        #expect(running, "\(status)")
         let events = try eventNames(sandbox, "hr")
         #expect(events.contains("SHUTDOWN:host-qmp-system-reset"))
         #expect(events.contains("vmfwupdate-host-reset"))
@@ -160,13 +157,12 @@ struct VMFWUpdateCLITests {
             environment: ProcessInfo.processInfo.environment.merging(["IGVM_MGR_TEST_CRASH_AFTER": "vmfwupdate-image-stored"]) { $1 })
         #expect(started.status == 0, "\(started.stderr)")
         // The supervisor dies; the state it left must name the step and the stored image.
-        let deadline = ContinuousClock.now + .seconds(30)
-        var status = try sandbox.json(["status", "fwk"])
-        while status["supervisor-pid"] != .null || status["vmfwupdate"]?["phase"] != "image-stored" {
-            guard ContinuousClock.now < deadline else { throw CommandFailed(description: "no interrupted update: \(status)") }
-            try await Task.sleep(for: .milliseconds(20))
+        var status: JSON = .null
+        let interrupted = try await eventually(timeout: .seconds(30)) {
             status = try sandbox.json(["status", "fwk"])
+            return status["supervisor-pid"] == .null && status["vmfwupdate"]?["phase"] == "image-stored"
         }
+        guard interrupted else { throw CommandFailed(description: "no interrupted update: \(status)") }
         let stored = try #require(status["vmfwupdate"]?["next-firmware"]?["stored"])
         let image = try Data(contentsOf: URL(fileURLWithPath: try #require(stored["image"]?.stringValue)))
         #expect(image.count == 0x10000)  // whole, never torn

@@ -53,12 +53,9 @@ struct LifecycleSandbox {
     /// when given); returns the record.
     func waitForEvent(_ name: String, _ event: String, timeout: Double = 30, where matches: (JSON) -> Bool = { _ in true }) async throws -> JSON? {
         let log = try paths(name).eventLog
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if let record = EventLog.read(log).first(where: { $0["event"]?.stringValue == event && matches($0) }) { return record }
-            try await Task.sleep(nanoseconds: 10_000_000)
+        return await eventually(timeout: .seconds(timeout)) {
+            EventLog.read(log).first { $0["event"]?.stringValue == event && matches($0) }
         }
-        return nil
     }
 
     func paths(_ name: String) throws -> VMPaths { try directory.vm(name) }
@@ -66,15 +63,9 @@ struct LifecycleSandbox {
     func state(_ name: String) throws -> VMState? { try VMState.read(paths(name).state) }
 
     /// Waits (up to `timeout` s) until the VM's supervisor has exited, i.e. its lock is free.
-    /// (Sleeps with `Task.sleep`: a blocking sleep would starve the other tests' tasks.)
     func waitForSupervisorExit(_ name: String, timeout: Double = 20) async throws -> Bool {
         let lock = try paths(name).lock
-        let deadline = Date().addingTimeInterval(timeout)
-        while VMLock.isHeld(lock) {
-            if Date() > deadline { return false }
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
-        return true
+        return await eventually(timeout: .seconds(timeout)) { !VMLock.isHeld(lock) }
     }
 
     /// Kills every QEMU and supervisor still recorded, then removes the directory.

@@ -157,7 +157,9 @@ struct LifecycleSupervisorTests {
         #expect(try await sandbox.waitForSupervisorExit("lost"))
         let qemu = try #require(try sandbox.state("lost")?.qemu)
         kill(qemu.pid, SIGKILL)
-        while qemu.isAlive { try await Task.sleep(nanoseconds: 5_000_000) }
+        // SIGKILL ends a process promptly, but the kernel reaps it asynchronously; without a
+        // deadline a QEMU stuck in uninterruptible sleep would hang the suite.
+        try #require(await eventually(timeout: .seconds(10)) { !qemu.isAlive }, "QEMU \(qemu.pid) outlived SIGKILL")
         let listed = VMObservation.observeAll(in: sandbox.directory)
         #expect(listed.first?.phase == "lost")
         #expect(listed.first?.explanation?.contains("both gone") == true)

@@ -1,5 +1,6 @@
 import JSON
 import QMP
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -104,6 +105,9 @@ import Glibc
         }
         let client = try await QMPClient.connect(unixSocket: peer.path)
         let task = Task { try await client.execute("forever") }
+        // Cancelled only once the command is pending: a cancel before it was sent would test the
+        // early check of a cancelled task, not the cancellation of a command awaiting its reply.
+        #expect(await eventually(timeout: .seconds(10)) { client.pendingCommandCount == 1 })
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         await client.close()

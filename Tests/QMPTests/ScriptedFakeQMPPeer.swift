@@ -74,16 +74,9 @@ final class ScriptedFakeQMPPeer: @unchecked Sendable {
     init(_ script: @escaping @Sendable (Connection) -> Void) throws {
         let dir = try TestPaths.makeTemporaryDirectory("fakeqmp")
         path = dir.appendingPathComponent("fake.sock").path
-        listenFD = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (i, b) in path.utf8.enumerated() { raw[i] = b }
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listenFD, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, listen(listenFD, 4) == 0 else { throw SetupFailure(reason: "fake peer cannot listen on \(path)") }
+        let (listening, code) = listenUnixSocket(path)
+        guard listening >= 0 else { throw SetupFailure(reason: "fake peer cannot listen on \(path): errno \(code)") }
+        listenFD = listening
         let fd = listenFD
         let done = finished
         Thread.detachNewThread {

@@ -69,14 +69,14 @@ public enum DebugConsole {
     /// Returns the file's text once it contains `marker` `count` times.
     @discardableResult
     public static func waitFor(_ marker: String, count: Int = 1, in file: URL, timeout: Duration = .seconds(30)) async throws -> String {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            let text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
-            if text.components(separatedBy: marker).count - 1 >= count { return text }
-            guard ContinuousClock.now < deadline else {
-                throw Timeout(description: "\(file.lastPathComponent) never showed \(marker.debugDescription) \(count)x; it holds: \(text.debugDescription)")
-            }
-            try await Task.sleep(for: .milliseconds(5))  // poll interval, not a wait for a guess
+        var text = ""
+        let shown = await eventually(timeout: timeout) {
+            text = (try? String(contentsOf: file, encoding: .utf8)) ?? ""
+            return text.components(separatedBy: marker).count - 1 >= count
         }
+        guard shown else {
+            throw Timeout(description: "\(file.lastPathComponent) never showed \(marker.debugDescription) \(count)x; it holds: \(text.debugDescription)")
+        }
+        return text
     }
 }
