@@ -56,7 +56,22 @@ public struct Lifecycle: Sendable {
     /// through its supervisor's control socket; when that cannot be reached (the supervisor is
     /// gone, stopped, still starting, or its socket was deleted), through QEMU's own monitor and
     /// then signals to the recorded pids (`StopFallback`). Always ends with a true record.
-    public func stop(_ name: String, mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopReport {
+    /// How long a client waits for a supervisor's greeting on its control socket (a stopped or
+    /// wedged supervisor accepts the connection but never greets).
+    static let controlConnectTimeout: Duration = .seconds(10)
+    /// The same for `stop --force`, which must not wait long for a supervisor that may be wedged.
+    static let forceConnectTimeout: Duration = .seconds(3)
+    /// What a stop's answer may take beyond its ACPI wait: the supervisor's further steps
+    /// (`quit`, SIGTERM, SIGKILL waits) and the exit record.
+    static let stopAnswerMargin: Duration = StopProcedure.escalationWait * 2 + StopProcedure.killWait + .seconds(20)
+    /// How long `destroy` waits for a supervisor to exit once QEMU has.
+    static let supervisorExitWait: Duration = .seconds(10)
+    /// How long `cleanup` lets an orphaned QEMU `quit` before signals.
+    static let cleanupQuitWait: Duration = .seconds(5)
+    /// How long `status` asks QEMU's run state.
+    static let statusProbeTimeout: Duration = .seconds(5)
+
+    public func stop(_ name: String, mode: StopMode, timeout: Duration) async throws(LifecycleError) -> StopReport {
         let observation = try observe(name)
         if observation.supervisorAlive, let report = try await stopThroughSupervisor(observation, mode: mode, timeout: timeout) {
             return report
@@ -66,16 +81,17 @@ public struct Lifecycle: Sendable {
 
     /// The supervisor's own stop (`x-igvm-mgr-stop`); nil when the supervisor cannot be reached
     /// or does not answer, so that the caller ends the VM without it.
-    private func stopThroughSupervisor(_ observation: VMObservation, mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopReport? {
+    private func stopThroughSupervisor(_ observation: VMObservation, mode: StopMode, timeout: Duration) async throws(LifecycleError) -> StopReport? {
         let name = observation.name
         let reply: JSON
         do {
             // A stopped or wedged supervisor accepts the connection but never greets: --force
             // does not wait long for it.
-            let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: mode == .force ? 3 : 10)
+            let session = try await MonitorConnection.connect(observation.paths.controlSocket,
+                                                              timeout: mode == .force ? Self.forceConnectTimeout : Self.controlConnectTimeout)
             do {
-                reply = try await session.execute("x-igvm-mgr-stop", arguments: ["mode": .string(mode.rawValue), "timeout": .double(timeout)],
-                                                  timeout: timeout + 40)
+                reply = try await session.execute("x-igvm-mgr-stop", ["mode": .string(mode.rawValue), "timeout": .double(timeout.seconds)],
+                                                  timeout: timeout + Self.stopAnswerMargin)
                 await session.close()
             } catch {
                 await session.close()
@@ -97,10 +113,10 @@ public struct Lifecycle: Sendable {
 
     /// Ends `name` at once (SIGKILL) if it runs, then removes its state folder.
     public func destroy(_ name: String) async throws(LifecycleError) -> StopReport {
-        var report = try await stop(name, mode: .force, timeout: 0)
+        var report = try await stop(name, mode: .force, timeout: .zero)
         let paths = try stateAccess { () throws(StateError) in try stateDirectory.vm(name) }
         // The supervisor exits right after recording the exit; wait for it to let go of the lock.
-        guard await StopFallback.waitForRelease(paths.lock, seconds: 10), let lock = try? VMLock.tryAcquire(paths.lock) else {
+        guard await StopFallback.waitForRelease(paths.lock, within: Self.supervisorExitWait), let lock = try? VMLock.tryAcquire(paths.lock) else {
             throw .busy("the supervisor of \(name) did not exit; its state was kept")
         }
         defer { lock.release() }
@@ -140,22 +156,22 @@ public struct Lifecycle: Sendable {
         let observation = try observe(name)
         var qmpStatus: JSON?
         let socket = observation.supervisorAlive ? observation.paths.controlSocket : (observation.qemuAlive ? observation.paths.qmpSocket : nil)
-        if let socket, let session = try? await MonitorConnection.connect(socket, timeout: 5) {
-            qmpStatus = try? await session.execute("query-status", arguments: nil, timeout: 5)
+        if let socket, let session = try? await MonitorConnection.connect(socket, timeout: Self.statusProbeTimeout) {
+            qmpStatus = try? await session.execute("query-status", nil, timeout: Self.statusProbeTimeout)
             await session.close()
         }
         return StatusReport(observation: observation, qmpStatus: qmpStatus, lastEvents: EventLog.tail(observation.paths.eventLog, count: events))
     }
 
     /// Runs one QMP command through `name`'s control socket.
-    public func qmp(_ name: String, command: String, arguments: JSONObject?, timeout: Double = 60) async throws -> JSON {
+    public func qmp(_ name: String, command: String, arguments: JSONObject?, timeout: Duration = Supervisor.commandTimeout) async throws -> JSON {
         let observation = try observe(name)
         guard observation.supervisorAlive else {
             throw LifecycleError.failed("VM \(name) has no running supervisor (phase \(observation.phase))")
         }
-        let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: 10)
+        let session = try await MonitorConnection.connect(observation.paths.controlSocket, timeout: Self.controlConnectTimeout)
         do {
-            let result = try await session.execute(command, arguments: arguments, timeout: timeout)
+            let result = try await session.execute(command, arguments, timeout: timeout)
             await session.close()
             return result
         } catch {
@@ -181,7 +197,7 @@ public struct Lifecycle: Sendable {
             let name = observation.name
             switch observation.phase {
             case "orphaned", "lost":
-                var fallback = StopFallback(lifecycle: self, name: name, mode: .quit, timeout: 5)
+                var fallback = StopFallback(lifecycle: self, name: name, mode: .quit, timeout: Self.cleanupQuitWait)
                 fallback.reason = "cleanup-supervisor-lost"
                 let qemuPID = observation.state?.qemu?.pid ?? 0
                 do {

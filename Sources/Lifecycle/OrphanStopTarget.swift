@@ -23,7 +23,7 @@ struct OrphanStopTarget: StopTarget {
         case .acpi, .quit:
             guard let monitor else { return "QEMU's monitor cannot be reached" }
             do {
-                _ = try await monitor.execute(step == .acpi ? "system_powerdown" : "quit", arguments: nil, timeout: 5)
+                _ = try await monitor.execute(step == .acpi ? "system_powerdown" : "quit", nil, timeout: StopProcedure.commandTimeout)
                 return nil
             } catch {
                 return qemu.isAlive ? "\(error)" : nil
@@ -34,11 +34,12 @@ struct OrphanStopTarget: StopTarget {
         }
     }
 
-    func waitForExit(timeout: Double) async -> Bool {
-        let deadline = Timestamp.monotonic() + timeout
+    func waitForExit(timeout: Duration) async -> Bool {
+        // Not our child: no waitpid, so its liveness is checked (every 20 ms) until the deadline.
+        let deadline = ContinuousClock.now + timeout
         while qemu.isAlive {
-            if Timestamp.monotonic() >= deadline { return false }
-            try? await Task.sleep(nanoseconds: 20_000_000)
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return true
     }

@@ -41,6 +41,8 @@ public struct StartResult: Sendable, Equatable {
 /// `start`: takes the VM's lock, writes the plan, spawns the supervisor detached (new session,
 /// stdio to its log) handing it the lock and a readiness pipe, and waits on that pipe.
 public struct StartProcedure: Sendable {
+    /// How long `start` waits for the VM to reach what it waits for, unless told otherwise.
+    public static let defaultTimeout: Duration = .seconds(30)
     public var stateDirectory: StateDirectory
     /// The `igvm-mgr` executable that runs `supervise`.
     public var supervisorExecutable: String
@@ -52,7 +54,7 @@ public struct StartProcedure: Sendable {
         return logger
     }()
     /// How long the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown.
-    public var signalStopTimeout: Double?
+    public var signalStopTimeout: Duration?
     /// `NAME=value` entries for the supervisor's environment (tests arm a `FaultPoint`).
     public var supervisorEnvironment: [String] = []
 
@@ -62,7 +64,7 @@ public struct StartProcedure: Sendable {
     }
 
     /// Starts `launch`; `definitionText` is the resolved definition kept in the state folder.
-    public func start(_ launch: QEMULaunch, definitionText: String?, wait: StartWait = .running, timeout: Double = 30) async throws(LifecycleError) -> StartResult {
+    public func start(_ launch: QEMULaunch, definitionText: String?, wait: StartWait = .running, timeout: Duration = StartProcedure.defaultTimeout) async throws(LifecycleError) -> StartResult {
         try launch.validate()
         let paths = try stateAccess { () throws(StateError) in try stateDirectory.vm(launch.name) }
         // Refuse before anything is spawned or written: the host cannot run it.
@@ -107,7 +109,7 @@ public struct StartProcedure: Sendable {
                 "--lock-fd", String(SupervisorDescriptors.lock), "--readiness-fd", String(SupervisorDescriptors.readiness),
             ],
             logPath: paths.supervisorLog)
-        if let signalStopTimeout { request.arguments += ["--stop-timeout", String(signalStopTimeout)] }
+        if let signalStopTimeout { request.arguments += ["--stop-timeout", String(signalStopTimeout.seconds)] }
         request.extraEnvironment = supervisorEnvironment
         request.newSession = true
         request.inheritedDescriptors = [(lock.descriptor, SupervisorDescriptors.lock), (pipeFDs[1], ReadinessChannel.supervisorDescriptor)]
@@ -175,7 +177,7 @@ public struct StartProcedure: Sendable {
         let why = before?.error ?? "its supervisor (pid \(supervisorPID)) exited before the VM was ready (see \(paths.supervisorLog))"
         var report: Lifecycle.StopReport?
         var problem: String?
-        var fallback = StopFallback(lifecycle: Lifecycle(stateDirectory: stateDirectory), name: name, mode: .force, timeout: 0)
+        var fallback = StopFallback(lifecycle: Lifecycle(stateDirectory: stateDirectory), name: name, mode: .force, timeout: .zero)
         fallback.reason = "start-failed"
         fallback.phaseAfter = .failed
         do {
@@ -194,9 +196,9 @@ public struct StartProcedure: Sendable {
         return .startFailed("VM \(name) failed to start: \(why); \(what)", details: tail)
     }
 
-    private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Double) throws(LifecycleError) -> ReadinessOutcome {
+    private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Duration) throws(LifecycleError) -> ReadinessOutcome {
         var reader = ReadinessReader(fd: fd)
-        let deadline = Timestamp.monotonic() + timeout
+        let deadline = Timestamp.monotonic() + timeout.seconds
         var result = StartResult(name: paths.name, qemuPID: nil, supervisorPID: supervisorPID, milestone: "started", phase: nil, stateFolder: paths.folder)
         while true {
             switch reader.next(deadline: deadline) {
@@ -218,7 +220,7 @@ public struct StartProcedure: Sendable {
                 return .supervisorDied
             case .timedOut:
                 throw .timedOut(
-                    "VM \(paths.name) did not reach \(wait == .qmp ? "QMP" : "running") within \(timeout) s (it may still be starting: see `igvm-mgr status \(paths.name)`)")
+                    "VM \(paths.name) did not reach \(wait == .qmp ? "QMP" : "running") within \(timeout.seconds) s (it may still be starting: see `igvm-mgr status \(paths.name)`)")
             }
         }
     }

@@ -20,13 +20,13 @@ struct StopFallback {
     let lifecycle: Lifecycle
     let name: String
     let mode: StopMode
-    let timeout: Double
+    let timeout: Duration
     /// The exit reason and phase recorded for a QEMU ended here.
     var reason = "stop"
     var phaseAfter = VMPhase.stopped
 
     /// How long a live supervisor gets to exit by itself, after SIGTERM, and after SIGKILL.
-    static let supervisorGrace: Double = 3
+    static let supervisorGrace: Duration = .seconds(3)
 
     func run() async throws(LifecycleError) -> Lifecycle.StopReport {
         var observation = try lifecycle.observe(name)
@@ -48,7 +48,7 @@ struct StopFallback {
     }
 
     private func escalate(_ qemu: ProcessIdentity, mode: StopMode, socket: String) async throws(LifecycleError) -> StopOutcome {
-        let monitor = mode == .force ? nil : try? await MonitorConnection.connect(socket, timeout: 5)
+        let monitor = mode == .force ? nil : try? await MonitorConnection.connect(socket, timeout: StopProcedure.commandTimeout)
         defer { if let monitor { Task { await monitor.close() } } }
         return try await StopProcedure.run(mode: mode, timeout: timeout, target: OrphanStopTarget(qemu: qemu, monitor: monitor))
     }
@@ -57,14 +57,14 @@ struct StopFallback {
     /// to its recorded, start-time-checked pid when it does not.
     private func retireSupervisor(_ observation: VMObservation) async throws(LifecycleError) {
         let lock = observation.paths.lock
-        if await Self.waitForRelease(lock, seconds: Self.supervisorGrace) { return }
+        if await Self.waitForRelease(lock, within: Self.supervisorGrace) { return }
         guard let supervisor = observation.state?.supervisor ?? (try? VMState.read(observation.paths.state))??.supervisor else {
             throw .failed("the supervisor of \(name) does not answer and its pid is not on record")
         }
         // A stopped supervisor would not see SIGTERM until continued: straight to SIGKILL.
         for signal in supervisor.isStopped ? [SIGKILL] : [SIGTERM, SIGKILL] {
             if supervisor.isAlive { kill(supervisor.pid, signal) }
-            if await Self.waitForRelease(lock, seconds: Self.supervisorGrace) { return }
+            if await Self.waitForRelease(lock, within: Self.supervisorGrace) { return }
         }
         throw .failed("the supervisor of \(name) (pid \(supervisor.pid)) still holds its lock after SIGKILL")
     }
@@ -90,12 +90,13 @@ struct StopFallback {
         return settled.lastExit
     }
 
-    /// Whether the lock at `path` is free within `seconds` (the holder exited).
-    static func waitForRelease(_ path: String, seconds: Double) async -> Bool {
-        let deadline = Timestamp.monotonic() + seconds
+    /// Whether the lock at `path` is free within `timeout` (the holder exited). The holder may
+    /// not be our child, so the lock is tried every 20 ms until the deadline.
+    static func waitForRelease(_ path: String, within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
         while VMLock.isHeld(path) {
-            if Timestamp.monotonic() >= deadline { return false }
-            try? await Task.sleep(nanoseconds: 20_000_000)
+            if ContinuousClock.now >= deadline { return false }
+            try? await Task.sleep(for: .milliseconds(20))
         }
         return true
     }

@@ -16,7 +16,7 @@ import JSON
 /// (`plan.json`, written by `start`) is its only input: the event policy too comes from it.
 public enum SupervisorEntry {
     public static func run(name: String, stateDirectory: StateDirectory, lockDescriptor: Int32? = nil, readinessDescriptor: Int32? = nil,
-                           signalStopTimeout: Double = StopArguments.defaultTimeout,
+                           signalStopTimeout: Duration = StopArguments.defaultTimeout,
                            controlMessageLimit: Int = Supervisor.defaultControlMessageLimit) async -> Int32 {
         umask(0o077)  // every file and socket the supervisor makes is private to the owner
         signal(SIGPIPE, SIG_IGN)

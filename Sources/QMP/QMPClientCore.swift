@@ -1,3 +1,4 @@
+import Numerals
 import JSON
 import Logging
 import NIOCore
@@ -296,13 +297,4 @@ final class QMPClientCore: Sendable {
         for subscriber in taken.subscribers.values { Self.finish(subscriber, cause: cause) }
         disconnectPromise.succeed(cause)
     }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
-    }
-
-    var seconds: Double { Double(nanoseconds) / 1e9 }
 }

@@ -19,7 +19,7 @@ struct ChildStopTarget: StopTarget {
         case .acpi, .quit:
             guard let monitor = await supervisor.monitorForStop() else { return "QEMU's monitor is not connected" }
             do {
-                _ = try await monitor.execute(step == .acpi ? "system_powerdown" : "quit", arguments: nil, timeout: 5)
+                _ = try await monitor.execute(step == .acpi ? "system_powerdown" : "quit", nil, timeout: StopProcedure.commandTimeout)
                 return nil
             } catch {
                 // `quit` may lose its reply to QEMU exiting first: that is success.
@@ -31,7 +31,7 @@ struct ChildStopTarget: StopTarget {
         }
     }
 
-    func waitForExit(timeout: Double) async -> Bool {
+    func waitForExit(timeout: Duration) async -> Bool {
         await exit.wait(timeout: timeout) != nil
     }
 }

@@ -60,13 +60,14 @@ struct ControlArguments {
 /// The arguments of `x-igvm-mgr-stop`.
 public struct StopArguments: Sendable, Equatable {
     public var mode: StopMode
-    public var timeout: Double
+    public var timeout: Duration
 
-    /// One day: longer than any ACPI shutdown, short enough that no conversion overflows.
+    /// One day (in seconds, as the wire writes it): longer than any ACPI shutdown.
     public static let timeoutRange: ClosedRange<Double> = 0...86_400
-    public static let defaultTimeout: Double = 30
+    /// How long a stop waits after the ACPI powerdown (or `quit`) before escalating.
+    public static let defaultTimeout: Duration = .seconds(30)
 
-    public init(mode: StopMode, timeout: Double) {
+    public init(mode: StopMode, timeout: Duration) {
         self.mode = mode
         self.timeout = timeout
     }
@@ -79,7 +80,7 @@ public struct StopArguments: Sendable, Equatable {
             guard let mode = StopMode(rawValue: modeText) else {
                 throw reader.error("'mode' must be one of \(StopMode.allCases.map(\.rawValue).joined(separator: ", ")), not \(modeText)")
             }
-            let timeout = try reader.number("timeout", in: timeoutRange, unit: " seconds") ?? defaultTimeout
+            let timeout = try reader.number("timeout", in: timeoutRange, unit: " seconds").map(Duration.clampedSeconds) ?? defaultTimeout
             return .success(StopArguments(mode: mode, timeout: timeout))
         } catch {
             return .failure(error)

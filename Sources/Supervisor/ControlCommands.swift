@@ -14,6 +14,9 @@ public struct ControlCommands: Sendable {
     public static let managerCommands = ["x-igvm-mgr-status", "x-igvm-mgr-stop", "x-igvm-mgr-events"]
 
     let supervisor: Supervisor
+    /// How long `x-igvm-mgr-status` waits for QEMU's own run state: briefly, because the
+    /// manager's answer must not wait behind a slow pass-through command.
+    static let statusProbeTimeout: Duration = .seconds(2)
 
     public init(supervisor: Supervisor) { self.supervisor = supervisor }
 
@@ -47,8 +50,7 @@ public struct ControlCommands: Sendable {
     private func status() async -> JSON {
         var result = (await supervisor.currentState()).json
         if case .object(var o) = result {
-            // Briefly: the manager's own answer must not wait behind a slow pass-through command.
-            o["qmp-status"] = (try? await supervisor.execute("query-status", arguments: nil, timeout: 2)) ?? .null
+            o["qmp-status"] = (try? await supervisor.execute("query-status", arguments: nil, timeout: Self.statusProbeTimeout)) ?? .null
             result = .object(o)
         }
         return result

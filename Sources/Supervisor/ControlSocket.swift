@@ -33,9 +33,9 @@ final class ControlSocket: Sendable {
     /// Sends a QEMU event to every connected client.
     func emit(_ event: QMPEvent) { server.emit(event) }
 
-    /// Waits, up to `timeout` seconds, for the requests being answered and then for the
+    /// Waits, up to `timeout`, for the requests being answered and then for the
     /// clients to hang up; then closes the socket (which ends whatever still waits).
-    func drain(timeout: Double) async {
+    func drain(timeout: Duration) async {
         let settled = OnceValue<Bool>()
         let server = self.server, requests = self.requests
         Task {

@@ -8,18 +8,10 @@ import JSON
 /// socket the supervisor created before QEMU started, so no waiting for it to appear) and the
 /// supervisors' control sockets.
 public enum MonitorConnection {
-    /// Connects and negotiates, waiting at most `timeout` seconds for the greeting.
-    public static func connect(_ socketPath: String, timeout: Double) async throws -> QMPClient {
+    /// Connects and negotiates, waiting at most `timeout` for the greeting.
+    public static func connect(_ socketPath: String, timeout: Duration) async throws -> QMPClient {
         var configuration = QMPClient.Configuration()
-        configuration.greetingTimeout = .milliseconds(TimeoutSeconds.milliseconds(timeout))
+        configuration.greetingTimeout = timeout
         return try await QMPClient.connect(unixSocket: socketPath, configuration: configuration)
-    }
-
-}
-
-extension QMPClient {
-    /// Runs `command` with a timeout in seconds (the lifecycle's timeouts are CLI seconds).
-    public func execute(_ command: String, arguments: JSONObject?, timeout seconds: Double) async throws -> JSON {
-        try await execute(command, arguments, timeout: .milliseconds(TimeoutSeconds.milliseconds(seconds)))
     }
 }

@@ -29,8 +29,8 @@ public final class OnceValue<Value: Sendable>: Sendable {
         for waiter in waiters { waiter.resume(returning: value) }
     }
 
-    /// Waits for the value; nil when `timeout` seconds pass first or the task is cancelled.
-    public func wait(timeout: Double? = nil) async -> Value? {
+    /// Waits for the value; nil when `timeout` passes first or the task is cancelled.
+    public func wait(timeout: Duration? = nil) async -> Value? {
         let id = storage.withLock { s -> Int in s.nextID += 1; return s.nextID }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -47,7 +47,7 @@ public final class OnceValue<Value: Sendable>: Sendable {
                 if Task.isCancelled { expire(id) }
                 if let timeout {
                     Task { [self] in
-                        try? await Task.sleep(nanoseconds: TimeoutSeconds.nanoseconds(timeout))
+                        try? await Task.sleep(for: timeout)
                         expire(id)
                     }
                 }

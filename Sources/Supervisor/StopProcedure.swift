@@ -32,8 +32,8 @@ public enum StopStep: String, Sendable {
 public protocol StopTarget: Sendable {
     /// Performs `step`; returns a reason when it could not be performed (monitor gone).
     func perform(_ step: StopStep) async -> String?
-    /// Whether QEMU is gone, waiting up to `timeout` seconds.
-    func waitForExit(timeout: Double) async -> Bool
+    /// Whether QEMU is gone, waiting up to `timeout`.
+    func waitForExit(timeout: Duration) async -> Bool
 }
 
 /// The result of a stop.
@@ -56,20 +56,27 @@ public struct StopOutcome: Sendable, Equatable {
 
 /// ACPI powerdown → wait → `quit` → wait → SIGTERM → wait → SIGKILL, reporting which step ended it.
 public enum StopProcedure {
-    /// How long to wait after each step (the ACPI wait is the caller's timeout).
-    public static func steps(mode: StopMode, timeout: Double) -> [(StopStep, Double)] {
+    /// How long a stop step's QMP command (`system_powerdown`, `quit`) may take to be answered.
+    public static let commandTimeout: Duration = .seconds(5)
+    /// How long QEMU gets to act on `quit` or SIGTERM after the polite step before it.
+    public static let escalationWait: Duration = .seconds(5)
+    /// How long the kernel gets to end a SIGKILLed QEMU (it may be in uninterruptible sleep).
+    public static let killWait: Duration = .seconds(10)
+
+    /// How long to wait after each step (the first step's wait is the caller's timeout).
+    public static func steps(mode: StopMode, timeout: Duration) -> [(StopStep, Duration)] {
         switch mode {
-        case .acpi: return [(.acpi, timeout), (.quit, 5), (.sigterm, 5), (.sigkill, 10)]
-        case .quit: return [(.quit, timeout), (.sigterm, 5), (.sigkill, 10)]
-        case .force: return [(.sigkill, 10)]
+        case .acpi: return [(.acpi, timeout), (.quit, escalationWait), (.sigterm, escalationWait), (.sigkill, killWait)]
+        case .quit: return [(.quit, timeout), (.sigterm, escalationWait), (.sigkill, killWait)]
+        case .force: return [(.sigkill, killWait)]
         }
     }
 
     /// Runs the escalation; `observe` hears each step as it starts (for the event log).
-    public static func run(mode: StopMode, timeout: Double, target: some StopTarget,
+    public static func run(mode: StopMode, timeout: Duration, target: some StopTarget,
                            observe: @Sendable (StopStep) -> Void = { _ in }) async throws(LifecycleError) -> StopOutcome {
         let started = Timestamp.monotonic()
-        if await target.waitForExit(timeout: 0) {
+        if await target.waitForExit(timeout: .zero) {
             return StopOutcome(step: .alreadyExited, attempted: [], seconds: 0)
         }
         var attempted: [String] = []

@@ -16,14 +16,23 @@ extension Supervisor {
 
     public func currentLaunch() -> QEMULaunch { launch }
 
+    /// How long a stop waits for the exit record before it answers (the record follows the exit
+    /// by one `state.json` write).
+    static let exitRecordWait: Duration = .seconds(10)
+    /// How long the old instance gets to `quit` before a relaunch escalates to signals.
+    static let relaunchQuitWait: Duration = .seconds(10)
+
+    /// How long a command passed to QEMU's monitor may take unless the caller says otherwise.
+    public static let commandTimeout: Duration = .seconds(60)
+
     public func execute(_ command: String, arguments: JSONObject?) async throws -> JSON {
-        try await execute(command, arguments: arguments, timeout: 60)
+        try await execute(command, arguments: arguments, timeout: Self.commandTimeout)
     }
 
-    /// Runs `command` on QEMU's monitor, giving up after `timeout` seconds.
-    public func execute(_ command: String, arguments: JSONObject?, timeout: Double) async throws -> JSON {
+    /// Runs `command` on QEMU's monitor, giving up after `timeout`.
+    public func execute(_ command: String, arguments: JSONObject?, timeout: Duration) async throws -> JSON {
         guard let monitor = run.monitor else { throw QMPCommandError(command: command, errorClass: "GenericError", desc: "QEMU's monitor is not connected") }
-        return try await monitor.execute(command, arguments: arguments, timeout: timeout)
+        return try await monitor.execute(command, arguments, timeout: timeout)
     }
 
     public func record(event: String, data: JSON) {
@@ -37,19 +46,19 @@ extension Supervisor {
 
     /// Stops QEMU with the escalation of `mode`; returns which step ended it (`other` when QEMU
     /// ended during the stop by something the stop did not do), once the exit is recorded.
-    public func stop(mode: StopMode, timeout: Double) async throws(LifecycleError) -> StopOutcome {
+    public func stop(mode: StopMode, timeout: Duration) async throws(LifecycleError) -> StopOutcome {
         guard let qemu = run.qemu, run.exit.current == nil else {
             return StopOutcome(step: .alreadyExited, attempted: [], seconds: 0)
         }
         if state.phase != .stopping { setPhase(.stopping) }
-        eventLog.append(event: "STOP_REQUESTED", data: ["mode": .string(mode.rawValue), "timeout": .double(timeout)], source: "igvm-mgr")
+        eventLog.append(event: "STOP_REQUESTED", data: ["mode": .string(mode.rawValue), "timeout": .double(timeout.seconds)], source: "igvm-mgr")
         FaultPoint.stopRequested.reach()
         let target = ChildStopTarget(supervisor: self, qemu: qemu, exit: run.exit)
         let recorded = run.recorded
         var outcome = try await StopProcedure.run(mode: mode, timeout: timeout, target: target)
         if run.stopOutcome == nil { run.stopOutcome = outcome }
         // Reply only once the exit is recorded, so that `status` right after `stop` agrees.
-        if await recorded.wait(timeout: 10) != nil, let exit = state.lastExit, exit.reason != "stop" {
+        if await recorded.wait(timeout: Self.exitRecordWait) != nil, let exit = state.lastExit, exit.reason != "stop" {
             outcome.step = .other
         }
         eventLog.append(event: "STOPPED", data: outcome.json, source: "igvm-mgr")
@@ -88,11 +97,11 @@ extension Supervisor {
         guard terminationSignals == 0 else { throw .failed("the supervisor is stopping the VM (signal received)") }
         pendingRelaunch = next
         let target = ChildStopTarget(supervisor: self, qemu: qemu, exit: run.exit)
-        _ = try await StopProcedure.run(mode: .quit, timeout: 10, target: target)
+        _ = try await StopProcedure.run(mode: .quit, timeout: Self.relaunchQuitWait, target: target)
     }
 
     /// Waits until the current run's exit is in `state.json` (for replies that must follow it).
-    public func waitForRecordedExit(timeout: Double) async -> Bool {
+    public func waitForRecordedExit(timeout: Duration) async -> Bool {
         await run.recorded.wait(timeout: timeout) ?? false
     }
 }

@@ -33,7 +33,7 @@ public actor Supervisor: SupervisorControl {
     private let trimsResidentSet: Bool
     /// SIGTERM/SIGINT seen so far (`SignalStopPolicy`), and the ACPI wait of the stop they start.
     var terminationSignals = 0
-    let signalStopTimeout: Double
+    let signalStopTimeout: Duration
     /// The largest QMP message the control socket takes (a larger one ties QEMU's monitor up
     /// parsing it while every other client waits).
     private let controlMessageLimit: Int
@@ -45,11 +45,17 @@ public actor Supervisor: SupervisorControl {
     var stateWriteFailure: String?
 
     /// How long the supervisor waits for QEMU's monitor greeting during start-up.
-    public static let monitorTimeout: Double = 60
+    public static let monitorTimeout: Duration = .seconds(60)
+    /// How long QEMU, whose start-up just failed, gets to exit (and say why) by itself.
+    static let startFailureExitWait: Duration = .seconds(5)
+    /// How long `cont` may take at the end of start-up.
+    static let contTimeout: Duration = .seconds(30)
+    /// How long control-socket clients get to read the answer to the request that ended the VM.
+    static let controlDrainTimeout: Duration = .seconds(2)
 
     public init(paths: VMPaths, launch: QEMULaunch, policy: any VMEventPolicy,
                 lock: VMLock?, readiness: ReadinessChannel?, trimsResidentSet: Bool = true,
-                signalStopTimeout: Double = StopArguments.defaultTimeout,
+                signalStopTimeout: Duration = StopArguments.defaultTimeout,
                 controlMessageLimit: Int = Supervisor.defaultControlMessageLimit) throws(LifecycleError) {
         self.paths = paths
         self.controlMessageLimit = controlMessageLimit
@@ -133,11 +139,11 @@ public actor Supervisor: SupervisorControl {
         case .exited(let termination):
             return failStart(termination: termination, why: "QEMU exited during start-up (\(termination))")
         case .failed(let message):
-            if let termination = await run.exit.wait(timeout: 5) {
+            if let termination = await run.exit.wait(timeout: Self.startFailureExitWait) {
                 return failStart(termination: termination, why: "QEMU exited during start-up (\(termination))")
             }
             _ = run.qemu.map { signalProcess($0, SIGKILL) }
-            let termination = await run.exit.wait(timeout: 10) ?? .signaled(SIGKILL)
+            let termination = await run.exit.wait(timeout: StopProcedure.killWait) ?? .signaled(SIGKILL)
             return failStart(termination: termination, why: "cannot talk to QEMU's monitor: \(message)")
         }
         // Subscribe first, so that no event of the run is missed (events from before the
@@ -165,11 +171,11 @@ public actor Supervisor: SupervisorControl {
             setPhase(.paused)
         } else {
             do {
-                _ = try await session.execute("cont", arguments: nil, timeout: 30)
+                _ = try await session.execute("cont", nil, timeout: Self.contTimeout)
                 setPhase(.running)
             } catch {
                 // QEMU may be dying right now; the exit below decides what is recorded.
-                if let termination = await run.exit.wait(timeout: 5) {
+                if let termination = await run.exit.wait(timeout: Self.startFailureExitWait) {
                     pump.cancel()
                     return failStart(termination: termination, why: "QEMU exited during start-up (\(termination))")
                 }
@@ -349,7 +355,7 @@ public actor Supervisor: SupervisorControl {
     /// Lets the answers to requests that ended the VM (a `stop`) reach their clients, then
     /// closes the control socket.
     private func drainControlSocket() async {
-        await controlSocket?.drain(timeout: 2)
+        await controlSocket?.drain(timeout: Self.controlDrainTimeout)
         controlSocket = nil
     }
 }

@@ -65,7 +65,7 @@ struct SuperviseCommand: AsyncParsableCommand {
         let directory = try state.resolve()
         let status = await SupervisorEntry.run(
             name: name, stateDirectory: directory, lockDescriptor: lockFd, readinessDescriptor: readinessFd,
-            signalStopTimeout: stopTimeout.seconds, controlMessageLimit: maxCommandBytes)
+            signalStopTimeout: stopTimeout.value, controlMessageLimit: maxCommandBytes)
         if status != 0 { throw ExitCode(status) }
     }
 }

@@ -1,3 +1,4 @@
+import Numerals
 import ArgumentParser
 
 /// Numeric option values with a range. A value outside it (or not a number: `nan`, `inf`,
@@ -33,10 +34,3 @@ enum NumericOption {
     }
 }
 
-extension Duration {
-    /// The duration in seconds, for APIs that still take a `Double`.
-    var seconds: Double {
-        let (whole, attoseconds) = components
-        return Double(whole) + Double(attoseconds) / 1e18
-    }
-}

@@ -29,10 +29,10 @@ typealias OutputOptions = JSONOutput<PlainJSON>
 /// the same option with the same range.
 struct StopTimeoutOption: ParsableArguments {
     @Option(name: .customLong("stop-timeout"), help: ArgumentHelp(
-        "Seconds the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown (0 to 86400, default \(Int(StopArguments.defaultTimeout))).",
+        "Seconds the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown (0 to 86400, default \(Int(StopArguments.defaultTimeout.seconds))).",
         valueName: "seconds"), transform: NumericOption.seconds(0...NumericOption.longestWait))
     var duration: Duration?
 
-    /// The value in seconds, or the supervisor's default when the option is not given.
-    var seconds: Double { duration?.seconds ?? StopArguments.defaultTimeout }
+    /// The value, or the supervisor's default when the option is not given.
+    var value: Duration { duration ?? StopArguments.defaultTimeout }
 }

@@ -50,8 +50,8 @@ struct StartCommand: AsyncParsableCommand {
             var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
             launch.startPaused = paused
             var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
-            procedure.signalStopTimeout = stopTimeout.duration?.seconds
-            let result = try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout.seconds)
+            procedure.signalStopTimeout = stopTimeout.duration
+            let result = try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout)
             if output.json {
                 Output.json(result.json)
             } else {
@@ -97,7 +97,7 @@ struct StopCommand: AsyncParsableCommand {
     func run() async throws {
         let lifecycle = try state.lifecycle()
         try await StopText.print(verb: "stopped", output) {
-            try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout.seconds)
+            try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout)
         }
     }
 }

@@ -1,6 +1,7 @@
 import FileAccess
 import Foundation
 import JSON
+import Numerals
 import QMP
 import Testing
 
@@ -35,10 +36,10 @@ struct LifecycleDecisionTests {
     }
 
     static let stopArgumentCases: [StopCase] = [
-        StopCase(nil, .parsed(StopArguments(mode: .acpi, timeout: 30))),
-        StopCase(["mode": .string("quit"), "timeout": .integer(5)], .parsed(StopArguments(mode: .quit, timeout: 5))),
-        StopCase(["mode": .string("force"), "timeout": .double(0.5)], .parsed(StopArguments(mode: .force, timeout: 0.5))),
-        StopCase(["timeout": .integer(86_400)], .parsed(StopArguments(mode: .acpi, timeout: 86_400))),
+        StopCase(nil, .parsed(StopArguments(mode: .acpi, timeout: .seconds(30)))),
+        StopCase(["mode": .string("quit"), "timeout": .integer(5)], .parsed(StopArguments(mode: .quit, timeout: .seconds(5)))),
+        StopCase(["mode": .string("force"), "timeout": .double(0.5)], .parsed(StopArguments(mode: .force, timeout: .seconds(0.5)))),
+        StopCase(["timeout": .integer(86_400)], .parsed(StopArguments(mode: .acpi, timeout: .seconds(86_400)))),
         StopCase(["mode": .string("acpi"), "timeout": .double(1e11)], .error("'timeout' must be between 0 and 86400 seconds, not 100000000000")),
         StopCase(["timeout": .double(2e10)], .error("'timeout' must be between 0 and 86400 seconds")),
         StopCase(["timeout": .integer(-1)], .error("'timeout' must be between 0 and 86400 seconds, not -1")),
@@ -79,17 +80,17 @@ struct LifecycleDecisionTests {
         }
     }
 
-    @Test("seconds from users convert to sleeps and deadlines without trapping: NaN, infinities, 1e300, negatives")
+    @Test("seconds from users convert to durations without trapping: NaN, infinities, 1e300, negatives")
     func timeoutConversions() {
         for seconds in [Double.nan, .infinity, -.infinity, 1e300, 1e11, -1, 0] {
-            let nanoseconds = TimeoutSeconds.nanoseconds(seconds)
-            let milliseconds = TimeoutSeconds.milliseconds(seconds)
-            #expect(nanoseconds <= UInt64(TimeoutSeconds.maximum * 1e9))
-            #expect(milliseconds >= 0)
+            let duration = Duration.clampedSeconds(seconds)
+            #expect(duration >= .zero && duration <= Duration.longestTimeout)
+            #expect(duration.nanoseconds >= 0)
         }
-        #expect(TimeoutSeconds.nanoseconds(1.5) == 1_500_000_000)
-        #expect(TimeoutSeconds.milliseconds(.nan) == 0)
-        #expect(TimeoutSeconds.clamped(1e300) == TimeoutSeconds.maximum)
+        #expect(Duration.clampedSeconds(1.5) == .milliseconds(1500))
+        #expect(Duration.clampedSeconds(.nan) == .zero)
+        #expect(Duration.clampedSeconds(1e300) == Duration.longestTimeout)
+        #expect(Duration.milliseconds(2500).seconds == 2.5)
     }
 
     // MARK: How a run ended

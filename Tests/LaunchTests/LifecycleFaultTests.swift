@@ -27,7 +27,7 @@ struct LifecycleFaultTests {
     /// `stop --force`, then: nothing of the VM runs (no process writes its logs), the record is
     /// final (no active phase), and `list` agrees with it.
     func forceStopLeavesNothing(_ sandbox: LifecycleSandbox, _ name: String) async throws -> VMObservation {
-        _ = try await sandbox.lifecycle.stop(name, mode: .force, timeout: 0)
+        _ = try await sandbox.lifecycle.stop(name, mode: .force, timeout: .seconds(0))
         let paths = try sandbox.paths(name)
         #expect(sandbox.processes(writingTo: paths.qemuLog).isEmpty, "a QEMU of \(name) still runs")
         #expect(try await sandbox.waitForSupervisorExit(name))
@@ -83,7 +83,7 @@ struct LifecycleFaultTests {
         let name = "t-\(point.rawValue.prefix(6))"
         _ = try await sandbox.start(try sandbox.launch(name), fault: point)
         // The stop the supervisor dies in: whatever it reports, the next one must finish the job.
-        _ = try? await sandbox.lifecycle.stop(name, mode: .quit, timeout: 2)
+        _ = try? await sandbox.lifecycle.stop(name, mode: .quit, timeout: .seconds(2))
         let listed = try await forceStopLeavesNothing(sandbox, name)
         #expect(["stopped", "crashed"].contains(listed.phase), "\(listed.phase)")
     }
@@ -92,7 +92,7 @@ struct LifecycleFaultTests {
     func sigtermStopsGracefully() async throws {
         let sandbox = try LifecycleSandbox()
         defer { sandbox.tearDown() }
-        let result = try await sandbox.start(try sandbox.launch("term"), signalStopTimeout: 1)
+        let result = try await sandbox.start(try sandbox.launch("term"), signalStopTimeout: .seconds(1))
         kill(result.supervisorPID, SIGTERM)
         #expect(try await sandbox.waitForSupervisorExit("term"))
         let state = try #require(try sandbox.state("term"))
@@ -151,7 +151,7 @@ struct LifecycleFaultTests {
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("ext"))
         let lifecycle = sandbox.lifecycle
-        let stop = Task { try await lifecycle.stop("ext", mode: .acpi, timeout: 60) }
+        let stop = Task { try await lifecycle.stop("ext", mode: .acpi, timeout: .seconds(60)) }
         _ = try #require(try await sandbox.waitForEvent("ext", "STOP_STEP") { $0["data"]?["step"]?.stringValue == "acpi" })
         kill(try #require(result.qemuPID), SIGKILL)
         let report = try await stop.value
@@ -174,7 +174,7 @@ struct LifecycleFaultTests {
         let blocker = "\(paths.state).tmp.\(result.supervisorPID)"
         try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
         await #expect {
-            try await sandbox.lifecycle.stop("ro", mode: .quit, timeout: 5)
+            try await sandbox.lifecycle.stop("ro", mode: .quit, timeout: .seconds(5))
         } throws: { error in
             guard case LifecycleError.failed(let message) = error else { return false }
             return message.contains("could not be recorded") && message.contains("state.json")
@@ -238,13 +238,13 @@ struct LifecycleFaultTests {
         let passThroughDone = Flag()
         let passThrough = Task {
             defer { passThroughDone.set() }
-            return try await sandbox.lifecycle.qmp("slow", command: "query-status", arguments: nil, timeout: 120)
+            return try await sandbox.lifecycle.qmp("slow", command: "query-status", arguments: nil, timeout: .seconds(120))
         }
         // The manager's own commands, on their own connections, answer meanwhile: the event tail
         // at once, the status with its monitor probe cut short (QEMU is frozen, so no qmp-status).
-        let events = try await sandbox.lifecycle.qmp("slow", command: "x-igvm-mgr-events", arguments: ["tail": 5], timeout: 20)
+        let events = try await sandbox.lifecycle.qmp("slow", command: "x-igvm-mgr-events", arguments: ["tail": 5], timeout: .seconds(20))
         #expect(events.arrayValue?.isEmpty == false)
-        let status = try await sandbox.lifecycle.qmp("slow", command: "x-igvm-mgr-status", arguments: nil, timeout: 20)
+        let status = try await sandbox.lifecycle.qmp("slow", command: "x-igvm-mgr-status", arguments: nil, timeout: .seconds(20))
         #expect(status["phase"]?.stringValue == "running")
         #expect(status["qmp-status"] == .null)
         #expect(!passThroughDone.isSet, "QEMU answered while stopped by SIGSTOP?")
@@ -277,7 +277,7 @@ struct LifecycleFaultTests {
         let sandbox = try LifecycleSandbox()
         defer { sandbox.tearDown() }
         _ = try await sandbox.start(try sandbox.launch("tidy"))
-        _ = try await sandbox.lifecycle.stop("tidy", mode: .quit, timeout: 5)
+        _ = try await sandbox.lifecycle.stop("tidy", mode: .quit, timeout: .seconds(5))
         #expect(try await sandbox.waitForSupervisorExit("tidy"))
         let files = Set(try FileManager.default.contentsOfDirectory(atPath: try sandbox.paths("tidy").folder))
         #expect(files.isDisjoint(with: ["supervisor.pid", "qemu.pid", "qmp.sock", "control.sock"]), "\(files.sorted())")

@@ -87,7 +87,7 @@ struct LifecycleRelaunchTests {
         #expect(state.launchMeasurement == second.launchMeasurement)
         #expect(await policy.failure == nil)
 
-        let outcome = try await supervisor.stop(mode: .quit, timeout: 5)
+        let outcome = try await supervisor.stop(mode: .quit, timeout: .seconds(5))
         #expect(outcome.step == .quit)
         #expect(await run.value == 0)
         let records = EventLog.read(paths.eventLog)

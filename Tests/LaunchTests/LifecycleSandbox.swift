@@ -32,8 +32,8 @@ struct LifecycleSandbox {
     }
 
     /// Starts `launch`; `fault` arms a `FaultPoint` in the supervisor (it kills itself there).
-    func start(_ launch: QEMULaunch, wait: StartWait = .running, timeout: Double = 30, fault: FaultPoint? = nil,
-               signalStopTimeout: Double? = nil) async throws -> StartResult {
+    func start(_ launch: QEMULaunch, wait: StartWait = .running, timeout: Duration = .seconds(30), fault: FaultPoint? = nil,
+               signalStopTimeout: Duration? = nil) async throws -> StartResult {
         var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: try IGVMManagerBinary.path())
         procedure.supervisorEnvironment = fault.map { ["\(FaultPoint.variable)=\($0.rawValue)"] } ?? []
         procedure.signalStopTimeout = signalStopTimeout

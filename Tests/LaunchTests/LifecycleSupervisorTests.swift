@@ -49,7 +49,7 @@ struct LifecycleSupervisorTests {
         }
 
         // SeaBIOS with nothing to boot has no OS to honour ACPI: the escalation must go on to quit.
-        let stop = try await sandbox.lifecycle.stop("vm1", mode: .acpi, timeout: 1)
+        let stop = try await sandbox.lifecycle.stop("vm1", mode: .acpi, timeout: .seconds(1))
         #expect(stop.outcome?.step == .quit)
         #expect(stop.outcome?.attempted == ["acpi", "quit"])
         #expect(stop.exit?.termination == .exited(0))
@@ -73,7 +73,7 @@ struct LifecycleSupervisorTests {
         #expect(result.phase == "paused")
         let status = try await sandbox.lifecycle.qmp("p1", command: "query-status", arguments: nil)
         #expect(status["status"]?.stringValue == "prelaunch")
-        let stop = try await sandbox.lifecycle.stop("p1", mode: .quit, timeout: 5)
+        let stop = try await sandbox.lifecycle.stop("p1", mode: .quit, timeout: .seconds(5))
         #expect(stop.outcome?.step == .quit)
         #expect(try sandbox.state("p1")?.phase == .stopped)
     }
@@ -141,7 +141,7 @@ struct LifecycleSupervisorTests {
         let result = try await sandbox.start(try sandbox.launch("os"))
         kill(result.supervisorPID, SIGKILL)
         #expect(try await sandbox.waitForSupervisorExit("os"))
-        let stop = try await sandbox.lifecycle.stop("os", mode: .quit, timeout: 5)
+        let stop = try await sandbox.lifecycle.stop("os", mode: .quit, timeout: .seconds(5))
         #expect(stop.outcome?.step == .quit)
         #expect(stop.exit?.reason == "stop")
         #expect(stop.exit?.termination == .unknown)
@@ -178,7 +178,7 @@ struct LifecycleSupervisorTests {
         // Failing with startFailed (QEMU's own lines) rather than timedOut shows that start
         // ended when QEMU exited, within the timeout; a wall-clock bound would measure the load.
         await #expect {
-            try await sandbox.start(try sandbox.launch("bad", extra: ["-object", "memory-backend-ram,id=m0,size=64M,bogus-property=1"]), timeout: 20)
+            try await sandbox.start(try sandbox.launch("bad", extra: ["-object", "memory-backend-ram,id=m0,size=64M,bogus-property=1"]), timeout: .seconds(20))
         } throws: { error in
             guard case LifecycleError.startFailed(let message, let details) = error else { return false }
             return message.contains("exited during start-up") && details.contains { $0.contains("bogus-property") && $0.contains("qemu-system") }
