@@ -196,7 +196,7 @@ public struct Lifecycle: Sendable {
         for observation in VMObservation.observeAll(in: stateDirectory) where !observation.supervisorAlive {
             let name = observation.name
             switch observation.phase {
-            case "orphaned", "lost":
+            case .orphaned, .lost:
                 var fallback = StopFallback(lifecycle: self, name: name, mode: .quit, timeout: Self.cleanupQuitWait)
                 fallback.reason = "cleanup-supervisor-lost"
                 let qemuPID = observation.state?.qemu?.pid ?? 0
@@ -210,11 +210,11 @@ public struct Lifecycle: Sendable {
                 } catch {
                     actions.append(CleanupAction(name: name, action: "could not settle it: \(error)"))
                 }
-            case "unknown":
+            case .unknown:
                 if (try? FolderRemover.remove(observation.paths.folder)) != nil {
                     actions.append(CleanupAction(name: name, action: "removed a folder without state"))
                 }
-            default:
+            case .starting, .running, .paused, .stopping, .stopped, .failed, .crashed:
                 // Sockets only: a QEMU that is alive is never unlinked from (it is not in this branch).
                 let candidates: [String] = [observation.paths.qmpSocket, observation.paths.controlSocket, observation.paths.qemuPid, observation.paths.supervisorPid]
                     + AtomicFile.leftovers(in: observation.paths.folder)

@@ -27,14 +27,15 @@ public struct StartResult: Sendable, Equatable {
     public var name: String
     public var qemuPID: Int32?
     public var supervisorPID: Int32
-    /// The milestone reached (`spawned`, `qmp`, `ready`).
-    public var milestone: String
-    public var phase: String?
+    /// The milestone reached.
+    public var milestone: ReadinessMilestone
+    /// The phase the supervisor reported with `ready`.
+    public var phase: VMPhase?
     public var stateFolder: String
 
     public var json: JSON {
         ["name": .string(name), "pid": qemuPID.map { JSON(Int($0)) } ?? .null, "supervisor-pid": JSON(Int(supervisorPID)),
-         "milestone": .string(milestone), "phase": phase.map(JSON.string) ?? .null, "state-folder": .string(stateFolder)]
+         "milestone": .string(milestone.rawValue), "phase": phase.map { .string($0.rawValue) } ?? .null, "state-folder": .string(stateFolder)]
     }
 }
 
@@ -199,21 +200,22 @@ public struct StartProcedure: Sendable {
     private func awaitReadiness(fd: Int32, paths: VMPaths, supervisorPID: Int32, wait: StartWait, timeout: Duration) throws(LifecycleError) -> ReadinessOutcome {
         var reader = ReadinessReader(fd: fd)
         let deadline = Timestamp.monotonic() + timeout.seconds
-        var result = StartResult(name: paths.name, qemuPID: nil, supervisorPID: supervisorPID, milestone: "started", phase: nil, stateFolder: paths.folder)
+        var result = StartResult(name: paths.name, qemuPID: nil, supervisorPID: supervisorPID, milestone: .started, phase: nil, stateFolder: paths.folder)
         while true {
             switch reader.next(deadline: deadline) {
             case .record(let record):
-                let milestone = record["milestone"]?.stringValue ?? ""
+                // A line the supervisor cannot have written (an unknown milestone) is skipped.
+                guard let milestone = record["milestone"]?.stringValue.flatMap(ReadinessMilestone.init(rawValue:)) else { continue }
                 if let pid = record["qemu-pid"]?.intValue { result.qemuPID = Int32(pid) }
-                if let phase = record["phase"]?.stringValue { result.phase = phase }
+                if let phase = record["phase"]?.stringValue.flatMap(VMPhase.init(rawValue:)) { result.phase = phase }
                 result.milestone = milestone
                 switch milestone {
-                case "error":
+                case .error:
                     let lines = record["qemu-output"]?.arrayValue?.compactMap(\.stringValue) ?? []
                     throw .startFailed("VM \(paths.name) failed to start: \(record["error"]?.stringValue ?? "unknown error")", details: lines)
-                case "spawned" where wait == .none, "qmp" where wait == .qmp, "ready":
+                case .spawned where wait == .none, .qmp where wait == .qmp, .ready:
                     return .reached(result)
-                default:
+                case .started, .spawned, .qmp:
                     continue
                 }
             case .endOfFile:

@@ -48,7 +48,7 @@ public enum SupervisorEntry {
             // with QEMU's own reset behaviour, by the plan's choice, never as a fallback.
             policy = try VMFWUpdateSetup.forPlan(launch, vmFolder: paths.folder).map(FirmwareUpdateEventPolicy.init) ?? PlainEventPolicy()
         } catch {
-            readiness?.send("error", ["error": .string("cannot use the launch plan: \(error)")])
+            readiness?.send(.error, ["error": .string("cannot use the launch plan: \(error)")])
             report("cannot use the launch plan: \(error)")
             return 2
         }
@@ -60,7 +60,7 @@ public enum SupervisorEntry {
             signals.deliver { number in Task { await supervisor.terminationSignal(number) } }
             return await supervisor.run()
         } catch {
-            readiness?.send("error", ["error": .string(error.description)])
+            readiness?.send(.error, ["error": .string(error.description)])
             report(error.description)
             return 2
         }

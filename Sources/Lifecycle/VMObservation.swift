@@ -7,6 +7,32 @@ import Definition
 import FileAccess
 import JSON
 
+/// The phase `list` and `status` show: a recorded `VMPhase`, or what the processes say when the
+/// record cannot be right (its supervisor is gone).
+public enum ObservedPhase: String, Sendable, CaseIterable, CustomStringConvertible {
+    case starting, running, paused, stopping, stopped, failed, crashed
+    /// QEMU runs but its supervisor is gone.
+    case orphaned
+    /// Both are gone while the record says active (killed without recording an exit).
+    case lost
+    /// The folder has no readable `state.json`.
+    case unknown
+
+    public init(_ phase: VMPhase) {
+        switch phase {
+        case .starting: self = .starting
+        case .running: self = .running
+        case .paused: self = .paused
+        case .stopping: self = .stopping
+        case .stopped: self = .stopped
+        case .failed: self = .failed
+        case .crashed: self = .crashed
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
 /// A VM's recorded state checked against the processes that are actually alive, so that every
 /// VM in the state directory has an explanation — even after `kill -9` of its supervisor.
 public struct VMObservation: Sendable {
@@ -19,26 +45,26 @@ public struct VMObservation: Sendable {
 
     /// The phase to show: the recorded one, or `orphaned` (QEMU alive, supervisor gone), or `lost`
     /// (both gone while the record says active), or `unknown` (no state file).
-    public var phase: String {
-        guard let state else { return supervisorAlive ? VMPhase.starting.rawValue : "unknown" }
-        guard state.phase.isActive, !supervisorAlive else { return state.phase.rawValue }
-        return qemuAlive ? "orphaned" : "lost"
+    public var phase: ObservedPhase {
+        guard let state else { return supervisorAlive ? .starting : .unknown }
+        guard state.phase.isActive, !supervisorAlive else { return ObservedPhase(state.phase) }
+        return qemuAlive ? .orphaned : .lost
     }
 
     /// One sentence explaining a phase that needs it (nil for ordinary ones).
     public var explanation: String? {
         switch phase {
-        case "orphaned":
+        case .orphaned:
             return "its supervisor (pid \(state?.supervisor?.pid ?? 0)) is gone but QEMU (pid \(state?.qemu?.pid ?? 0)) still runs; `stop` or `cleanup` ends it"
-        case "lost":
+        case .lost:
             return "its supervisor and QEMU are both gone without recording an exit (killed); `cleanup` records it"
-        case "unknown":
+        case .unknown:
             return "the folder has no readable state.json"
-        case VMPhase.failed.rawValue:
+        case .failed:
             return state?.error
-        case VMPhase.crashed.rawValue, VMPhase.stopped.rawValue:
+        case .crashed, .stopped:
             return state?.lastExit.map { "QEMU \($0.termination) (\($0.reason)\($0.stopStep.map { ", ended by \($0)" } ?? ""))" }
-        default:
+        case .starting, .running, .paused, .stopping:
             return nil
         }
     }
@@ -64,7 +90,7 @@ public struct VMObservation: Sendable {
     }
 
     public var json: JSON {
-        var o: JSONObject = ["name": .string(name), "phase": .string(phase)]
+        var o: JSONObject = ["name": .string(name), "phase": .string(phase.rawValue)]
         o["pid"] = qemuAlive ? state?.qemu.map { JSON(Int($0.pid)) } ?? .null : .null
         o["supervisor-pid"] = supervisorAlive ? state?.supervisor.map { JSON(Int($0.pid)) } ?? .null : .null
         o["uptime-seconds"] = uptimeSeconds.map { JSON($0) } ?? .null

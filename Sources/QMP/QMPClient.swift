@@ -226,28 +226,35 @@ struct SocketConnector {
     let waitUpTo: Duration?
 
     func connect(_ bootstrap: ClientBootstrap) async throws -> any Channel {
-        guard let waitUpTo else { return try await attempt(bootstrap) }
+        guard let waitUpTo else {
+            do { return try await attempt(bootstrap) } catch let refused as ConnectionRefused { throw refused.failure }
+        }
         let deadline = ContinuousClock.now + waitUpTo
         try await SocketPathWatcher.waitForPath(path, until: deadline)
         while true {
             do {
                 return try await attempt(bootstrap)
-            } catch let error as QMPClientError {
+            } catch let refused as ConnectionRefused {
                 // The file exists but the server has not called listen() yet (QEMU binds and
                 // listens in consecutive calls): a very short window, retried until the deadline.
-                guard case .connectionFailed(_, let reason) = error, reason.contains("refused") || reason.contains("ECONNREFUSED"),
-                    ContinuousClock.now < deadline
-                else { throw error }
+                guard ContinuousClock.now < deadline else { throw refused.failure }
                 try await Task.sleep(for: .milliseconds(1))
             }
         }
+    }
+
+    /// ECONNREFUSED, kept apart so that only it is retried.
+    private struct ConnectionRefused: Error {
+        let failure: QMPClientError
     }
 
     private func attempt(_ bootstrap: ClientBootstrap) async throws -> any Channel {
         do {
             return try await bootstrap.connect(unixDomainSocketPath: path).get()
         } catch let error as IOError {
-            throw QMPClientError.connectionFailed(path: path, reason: String(cString: strerror(error.errnoCode)))
+            let failure = QMPClientError.connectionFailed(path: path, reason: String(cString: strerror(error.errnoCode)))
+            if error.errnoCode == ECONNREFUSED { throw ConnectionRefused(failure: failure) }
+            throw failure
         } catch {
             throw QMPClientError.connectionFailed(path: path, reason: "\(error)")
         }

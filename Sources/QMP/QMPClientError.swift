@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a QMP connection ended. Carried by `QMPClientError.interrupted` so that a failed command
 /// names the root cause (QEMU exited, the socket broke, the peer spoke garbage…), not just
 /// "cancelled".
@@ -6,8 +10,9 @@ public enum QMPDisconnectCause: Sendable, Hashable, CustomStringConvertible {
     case closedByClient
     /// The peer closed the connection (end of file), e.g. QEMU exited or was killed.
     case peerClosed
-    /// A socket error (e.g. "Connection reset by peer").
-    case ioError(String)
+    /// A socket error: its `errno` when the system gave one (ECONNRESET: "Connection reset by
+    /// peer"), and the error's text.
+    case ioError(code: Int32?, reason: String)
     /// The peer broke the protocol; the client closed the connection.
     case protocolViolation(QMPProtocolViolation)
 
@@ -16,7 +21,8 @@ public enum QMPDisconnectCause: Sendable, Hashable, CustomStringConvertible {
     public var peerWentAway: Bool {
         switch self {
         case .peerClosed: return true
-        case .ioError(let reason): return reason.contains("reset by peer") || reason.contains("Broken pipe")
+        case .ioError(let code?, _): return code == ECONNRESET || code == EPIPE
+        case .ioError(nil, _): return false
         default: return false
         }
     }
@@ -25,7 +31,7 @@ public enum QMPDisconnectCause: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .closedByClient: return "the client closed the connection"
         case .peerClosed: return "the peer closed the connection"
-        case .ioError(let reason): return "I/O error: \(reason)"
+        case .ioError(_, let reason): return "I/O error: \(reason)"
         case .protocolViolation(let v): return v.description
         }
     }

@@ -33,7 +33,7 @@ final class QMPClientHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        core.disconnect(.ioError("\(error)"))
+        core.disconnect(.ioError(code: (error as? IOError)?.errnoCode, reason: "\(error)"))
         context.close(promise: nil)
     }
 }

@@ -6,6 +6,20 @@ import Glibc
 #endif
 import JSON
 
+/// How far the supervisor got, as it tells `start` (the readiness pipe's `milestone`).
+public enum ReadinessMilestone: String, Sendable, CaseIterable {
+    /// The supervisor runs; nothing reported yet (what `start` reports before the first line).
+    case started
+    /// QEMU has been spawned (its pid is known).
+    case spawned
+    /// QEMU's monitor answered and the control socket is up.
+    case qmp
+    /// Start-up is over: QEMU runs (or is paused, as asked).
+    case ready
+    /// The launch failed; the record carries the reason and QEMU's own lines.
+    case error
+}
+
 /// The pipe through which the supervisor tells `start` how far it got: one JSON line per
 /// milestone (`spawned`, `qmp`, `ready`) or `{"milestone": "error", …}` with QEMU's own lines.
 /// `start` waits on it instead of polling files; end of file without `ready` means the
@@ -21,10 +35,10 @@ public final class ReadinessChannel: @unchecked Sendable {
     }
 
     /// Sends one milestone (ignored once closed, or when `start` has gone away).
-    public func send(_ milestone: String, _ details: JSONObject = [:]) {
+    public func send(_ milestone: ReadinessMilestone, _ details: JSONObject = [:]) {
         guard fd >= 0 else { return }
         var record = details
-        record["milestone"] = .string(milestone)
+        record["milestone"] = .string(milestone.rawValue)
         guard let line = try? JSON.object(record).encoded() else { return }
         try? FileDescriptorIO.writeAll(fd, Array((line + "\n").utf8), subject: "readiness pipe")
     }

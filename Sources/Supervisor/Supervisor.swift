@@ -126,7 +126,7 @@ public actor Supervisor: SupervisorControl {
             return fail(error.description, details: [])
         }
         FaultPoint.qemuReleased.reach()
-        readiness?.send("spawned", ["qemu-pid": JSON(Int(pid))])
+        readiness?.send(.spawned, ["qemu-pid": JSON(Int(pid))])
         // A signal that came while QEMU was being spawned stops it now that it can be stopped.
         if terminationSignals > 0 { startSignalStop() }
 
@@ -164,7 +164,7 @@ public actor Supervisor: SupervisorControl {
                 eventLog.append(event: "CONTROL_SOCKET_FAILED", data: ["error": .string("\(error)")], source: "igvm-mgr")
             }
         }
-        readiness?.send("qmp", ["qemu-version": .string(session.greeting.version.description)])
+        readiness?.send(.qmp, ["qemu-version": .string(session.greeting.version.description)])
         FaultPoint.monitorConnected.reach()
 
         if launch.startPaused {
@@ -187,7 +187,7 @@ public actor Supervisor: SupervisorControl {
         // code start-up ran. Trimmed before "ready", so that a ready VM's supervisor is in its
         // steady state.
         if trimsResidentSet { ResidentSetTrim.dropReadOnlyFileMappings() }
-        readiness?.send("ready", ["phase": .string(state.phase.rawValue), "qemu-pid": JSON(Int(pid))])
+        readiness?.send(.ready, ["phase": .string(state.phase.rawValue), "qemu-pid": JSON(Int(pid))])
 
         let termination = await run.exit.wait() ?? .exited(-1)
         FaultPoint.qemuExited.reach()
@@ -335,7 +335,7 @@ public actor Supervisor: SupervisorControl {
         state.error = message
         setPhase(.failed)
         eventLog.append(event: "START_FAILED", data: ["error": .string(message), "qemu-output": .array(details.map(JSON.string))], source: "igvm-mgr")
-        readiness?.send("error", ["error": .string(message), "qemu-output": .array(details.map(JSON.string))])
+        readiness?.send(.error, ["error": .string(message), "qemu-output": .array(details.map(JSON.string))])
         return 2
     }
 

@@ -55,7 +55,7 @@ struct StartCommand: AsyncParsableCommand {
             if output.json {
                 Output.json(result.json)
             } else {
-                Output.line("\(result.name) \(result.phase ?? result.milestone) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
+                Output.line("\(result.name) \(result.phase?.rawValue ?? result.milestone.rawValue) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
             }
         } catch {
             throw failure(error)

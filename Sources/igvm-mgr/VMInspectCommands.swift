@@ -38,12 +38,12 @@ struct ListCommand: AsyncParsableCommand {
         var rows = [["NAME", "PHASE", "PID", "UPTIME", "CONFIG"]]
         for o in observations {
             rows.append([
-                o.name, o.phase, o.qemuAlive ? o.state?.qemu.map { String($0.pid) } ?? "-" : "-",
+                o.name, o.phase.rawValue, o.qemuAlive ? o.state?.qemu.map { String($0.pid) } ?? "-" : "-",
                 o.uptimeSeconds.map(Table.duration) ?? "-", o.state?.definitionSource ?? "-",
             ])
         }
         Table.print(rows)
-        for o in observations where o.phase == "orphaned" || o.phase == "lost" {
+        for o in observations where o.phase == .orphaned || o.phase == .lost {
             Output.line("\(o.name): \(o.explanation ?? "")")
         }
     }
@@ -74,7 +74,7 @@ struct StatusCommand: AsyncParsableCommand {
         let s = o.state
         var rows: [[String]] = [
             ["name", o.name],
-            ["phase", o.phase + (o.explanation.map { " — \($0)" } ?? "")],
+            ["phase", o.phase.rawValue + (o.explanation.map { " — \($0)" } ?? "")],
             ["pid", o.qemuAlive ? s?.qemu.map { String($0.pid) } ?? "-" : "-"],
             ["supervisor", o.supervisorAlive ? s?.supervisor.map { String($0.pid) } ?? "-" : "-"],
             ["qemu", s?.qemuVersion ?? "-"],

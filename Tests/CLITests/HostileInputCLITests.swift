@@ -286,7 +286,9 @@ struct HostileInputCLITests {
     /// on the watcher is certainly connected and subscribed.
     static func waitUntilSubscribed(_ watcher: EventWatcher, control: QMPSocketExchange) async throws {
         var lastTry: ContinuousClock.Instant?
-        let subscribed = try await eventually(timeout: .seconds(30)) {
+        // Generous: with the whole suite running on two cores, the watcher has been seen to take
+        // far longer than its 0.7 s alone to start, connect and subscribe.
+        let subscribed = try await eventually(timeout: .seconds(90)) {
             if watcher.printed.contains("\"STOP\"") { return true }
             guard watcher.process.isRunning else {
                 throw CommandFailed(description: "the watcher exited: \(watcher.standardError)")
@@ -300,7 +302,9 @@ struct HostileInputCLITests {
             }
             return false
         }
-        guard subscribed else { throw CommandFailed(description: "the watcher never printed STOP") }
+        guard subscribed else {
+            throw CommandFailed(description: "the watcher never printed STOP (stdout: \(watcher.printed.prefix(500)); stderr: \(watcher.standardError.prefix(500)))")
+        }
     }
 
     @Test("qmp --events: QEMU killed (no SHUTDOWN) is exit 1 'connection closed by the peer'; QEMU quitting (SHUTDOWN) is exit 0")

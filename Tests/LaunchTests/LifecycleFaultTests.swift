@@ -32,7 +32,7 @@ struct LifecycleFaultTests {
         #expect(sandbox.processes(writingTo: paths.qemuLog).isEmpty, "a QEMU of \(name) still runs")
         #expect(try await sandbox.waitForSupervisorExit(name))
         let listed = try #require(VMObservation.observeAll(in: sandbox.directory).first { $0.name == name })
-        #expect(!["orphaned", "lost", "starting", "running", "paused", "stopping"].contains(listed.phase), "\(name): \(listed.phase)")
+        #expect(![.orphaned, .lost, .starting, .running, .paused, .stopping].contains(listed.phase), "\(name): \(listed.phase)")
         #expect(listed.state?.qemu == nil)
         return listed
     }
@@ -52,7 +52,7 @@ struct LifecycleFaultTests {
             return message.contains("exited before the VM was ready") && message.contains(ran ? "was killed" : "no QEMU was running")
         }
         let listed = try await forceStopLeavesNothing(sandbox, name)
-        #expect(["failed", "crashed"].contains(listed.phase), "\(listed.phase)")
+        #expect([.failed, .crashed].contains(listed.phase), "\(listed.phase)")
     }
 
     @Test("start --wait none, then the supervisor dies before QEMU's monitor is up: the orphaned QEMU is on record, a new start is refused, stop --force ends it")
@@ -63,7 +63,7 @@ struct LifecycleFaultTests {
         #expect(try await sandbox.waitForSupervisorExit("win"))
         let qemuPID = try #require(result.qemuPID)
         #expect(sandbox.processes(writingTo: try sandbox.paths("win").qemuLog) == [qemuPID])
-        #expect(try await sandbox.lifecycle.status("win").observation.phase == "orphaned")
+        #expect(try await sandbox.lifecycle.status("win").observation.phase == .orphaned)
         await #expect {
             try await sandbox.start(try sandbox.launch("win"))
         } throws: { error in
@@ -72,7 +72,7 @@ struct LifecycleFaultTests {
         }
         #expect(sandbox.processes(writingTo: try sandbox.paths("win").qemuLog) == [qemuPID])
         let listed = try await forceStopLeavesNothing(sandbox, "win")
-        #expect(listed.phase == "stopped")
+        #expect(listed.phase == .stopped)
         #expect(listed.state?.lastExit?.stopStep == "sigkill")
     }
 
@@ -85,7 +85,7 @@ struct LifecycleFaultTests {
         // The stop the supervisor dies in: whatever it reports, the next one must finish the job.
         _ = try? await sandbox.lifecycle.stop(name, mode: .quit, timeout: .seconds(2))
         let listed = try await forceStopLeavesNothing(sandbox, name)
-        #expect(["stopped", "crashed"].contains(listed.phase), "\(listed.phase)")
+        #expect([.stopped, .crashed].contains(listed.phase), "\(listed.phase)")
     }
 
     @Test("SIGTERM to the supervisor stops the VM with the usual escalation (acpi → quit here) and records it; the supervisor exits 0")
@@ -128,7 +128,7 @@ struct LifecycleFaultTests {
         _ = try await sandbox.start(try sandbox.launch("nosock"))
         unlink(try sandbox.paths("nosock").controlSocket)
         let listed = try await forceStopLeavesNothing(sandbox, "nosock")
-        #expect(listed.phase == "stopped")
+        #expect(listed.phase == .stopped)
         #expect(listed.state?.lastExit?.reason == "stop")
         #expect(listed.state?.lastExit?.stopStep == "sigkill")
     }
@@ -140,7 +140,7 @@ struct LifecycleFaultTests {
         let result = try await sandbox.start(try sandbox.launch("frozen"))
         kill(result.supervisorPID, SIGSTOP)
         let listed = try await forceStopLeavesNothing(sandbox, "frozen")
-        #expect(listed.phase == "stopped")
+        #expect(listed.phase == .stopped)
         #expect(listed.state?.lastExit?.stopStep == "sigkill")
         #expect(ProcessIdentity.of(pid: result.supervisorPID)?.isAlive != true)  // a zombie of this test process at most
     }
@@ -198,7 +198,7 @@ struct LifecycleFaultTests {
         } throws: { error in
             "\(error)".contains("Invalid parameter type for 'timeout'")
         }
-        #expect(try await sandbox.lifecycle.status("big").observation.phase == "running")
+        #expect(try await sandbox.lifecycle.status("big").observation.phase == .running)
         _ = try await forceStopLeavesNothing(sandbox, "big")
     }
 

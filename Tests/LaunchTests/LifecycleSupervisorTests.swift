@@ -22,12 +22,12 @@ struct LifecycleSupervisorTests {
         let sandbox = try LifecycleSandbox()
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("vm1"))
-        #expect(result.phase == "running")
+        #expect(result.phase == .running)
         let qemuPID = try #require(result.qemuPID)
         #expect(kill(qemuPID, 0) == 0)
 
         let status = try await sandbox.lifecycle.status("vm1")
-        #expect(status.observation.phase == "running")
+        #expect(status.observation.phase == .running)
         #expect(status.qmpStatus?["status"]?.stringValue == "running")
         #expect(status.observation.state?.qemuVersion?.hasPrefix("10.") == true)
 
@@ -57,7 +57,7 @@ struct LifecycleSupervisorTests {
 
         let listed = VMObservation.observeAll(in: sandbox.directory)
         #expect(listed.map(\.name) == ["vm1"])
-        #expect(listed.first?.phase == "stopped")
+        #expect(listed.first?.phase == .stopped)
         #expect(try await sandbox.waitForSupervisorExit("vm1"))
         #expect(kill(qemuPID, 0) != 0)
         let events = EventLog.read(try sandbox.paths("vm1").eventLog).compactMap { $0["event"]?.stringValue }
@@ -70,7 +70,7 @@ struct LifecycleSupervisorTests {
         let sandbox = try LifecycleSandbox()
         defer { sandbox.tearDown() }
         let result = try await sandbox.start(try sandbox.launch("p1", paused: true))
-        #expect(result.phase == "paused")
+        #expect(result.phase == .paused)
         let status = try await sandbox.lifecycle.qmp("p1", command: "query-status", arguments: nil)
         #expect(status["status"]?.stringValue == "prelaunch")
         let stop = try await sandbox.lifecycle.stop("p1", mode: .quit, timeout: .seconds(5))
@@ -90,7 +90,7 @@ struct LifecycleSupervisorTests {
             return message.contains("already running") && message.contains("\(first.supervisorPID)")
         }
         // The first one is untouched.
-        #expect(try await sandbox.lifecycle.status("twice").observation.phase == "running")
+        #expect(try await sandbox.lifecycle.status("twice").observation.phase == .running)
     }
 
     @Test("kill -9 of QEMU is noticed and recorded with its exit status")
@@ -105,7 +105,7 @@ struct LifecycleSupervisorTests {
         #expect(state.lastExit?.termination == .signaled(9))
         #expect(state.lastExit?.reason == "unexpected")
         let status = try await sandbox.lifecycle.status("k9")
-        #expect(status.observation.phase == "crashed")
+        #expect(status.observation.phase == .crashed)
         #expect(status.observation.explanation?.contains("signal 9") == true)
     }
 
@@ -118,7 +118,7 @@ struct LifecycleSupervisorTests {
         #expect(try await sandbox.waitForSupervisorExit("orph"))
 
         let status = try await sandbox.lifecycle.status("orph")
-        #expect(status.observation.phase == "orphaned")
+        #expect(status.observation.phase == .orphaned)
         #expect(status.observation.explanation?.contains("still runs") == true)
         // QEMU's own monitor is reachable once the dead supervisor's connection is gone.
         #expect(status.qmpStatus?["status"]?.stringValue == "running")
@@ -128,7 +128,7 @@ struct LifecycleSupervisorTests {
         let qemuPID = try #require(result.qemuPID)
         #expect(kill(qemuPID, 0) != 0 || ProcessIdentity.of(pid: qemuPID)?.isAlive == false)
         let after = try await sandbox.lifecycle.status("orph")
-        #expect(after.observation.phase == "stopped")
+        #expect(after.observation.phase == .stopped)
         #expect(after.observation.state?.lastExit?.reason == "cleanup-supervisor-lost")
         #expect(after.observation.state?.lastExit?.stopStep == "quit")
         #expect(await sandbox.lifecycle.cleanup().isEmpty)
@@ -145,7 +145,7 @@ struct LifecycleSupervisorTests {
         #expect(stop.outcome?.step == .quit)
         #expect(stop.exit?.reason == "stop")
         #expect(stop.exit?.termination == .unknown)
-        #expect(try await sandbox.lifecycle.status("os").observation.phase == "stopped")
+        #expect(try await sandbox.lifecycle.status("os").observation.phase == .stopped)
     }
 
     @Test("supervisor and QEMU both killed: list says lost, cleanup records it")
@@ -161,7 +161,7 @@ struct LifecycleSupervisorTests {
         // deadline a QEMU stuck in uninterruptible sleep would hang the suite.
         try #require(await eventually(timeout: .seconds(10)) { !qemu.isAlive }, "QEMU \(qemu.pid) outlived SIGKILL")
         let listed = VMObservation.observeAll(in: sandbox.directory)
-        #expect(listed.first?.phase == "lost")
+        #expect(listed.first?.phase == .lost)
         #expect(listed.first?.explanation?.contains("both gone") == true)
         let actions = await sandbox.lifecycle.cleanup()
         #expect(actions.first?.action.contains("were both gone") == true)
