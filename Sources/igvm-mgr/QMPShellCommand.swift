@@ -144,7 +144,7 @@ struct QMPShellCommand: AsyncParsableCommand {
         var sawShutdown = false
         do {
             for try await event in subscription {
-                if event.name == "SHUTDOWN" { sawShutdown = true }
+                if event.runState == .shutdown { sawShutdown = true }
                 guard wanted?.contains(event.name) ?? true else { continue }
                 Output.line(event.json.description)
                 Output.flush()
