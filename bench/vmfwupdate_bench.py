@@ -78,12 +78,15 @@ async def peer_run(qemu, rom, work, index):
     from qemu.qmp import QMPClient
     fwcfg = f"{work}/p{index}"
     os.makedirs(fwcfg, exist_ok=True)
-    files = {"mailbox-gpa": MAILBOX_GPA, "capabilities": 1 << 33, "fw-rom-size": 0x10000}
+    # fw-cfg name -> value (docs/vmfwupdate.md, "What the guest sees").
+    files = {"opt/org.igvm-mgr/vmfwupdate/mailbox-gpa": MAILBOX_GPA, "etc/vmfwupdate/cap": 1 << 33,
+             "etc/vmfwupdate/bios-size": 0x10000}
     args = []
-    for key, value in files.items():
+    for name, value in files.items():
+        key = name.rsplit("/", 1)[-1]
         with open(f"{fwcfg}/{key}", "wb") as f:
             f.write(struct.pack("<Q", value))
-        args += ["-fw_cfg", f"name=opt/org.igvm-mgr/vmfwupdate/{key},file={fwcfg}/{key}"]
+        args += ["-fw_cfg", f"name={name},file={fwcfg}/{key}"]
 
     async def launch(bios, debugcon, extra):
         # We listen, QEMU connects (client mode): no window between QEMU's bind and listen.
@@ -108,9 +111,10 @@ async def peer_run(qemu, rom, work, index):
             reset_at = time.time()
             break
     t = time.time()
-    await client.execute("pmemsave", {"val": MAILBOX_GPA, "size": 72, "filename": f"{fwcfg}/mb"})
+    # struct vmfwupdate: fw_image_addr, fw_image_size, opaque_addr, opaque_size from offset 24.
+    await client.execute("pmemsave", {"val": MAILBOX_GPA, "size": 56, "filename": f"{fwcfg}/mb"})
     mailbox = open(f"{fwcfg}/mb", "rb").read()
-    addr, size, oaddr, osize = struct.unpack_from("<QQQQ", mailbox, 40)
+    addr, size, oaddr, osize = struct.unpack_from("<QQQQ", mailbox, 24)
     await client.execute("pmemsave", {"val": addr, "size": size, "filename": f"{fwcfg}/img"})
     await client.execute("pmemsave", {"val": oaddr, "size": osize, "filename": f"{fwcfg}/opq"})
     readout = time.time() - t
@@ -128,7 +132,7 @@ async def peer_run(qemu, rom, work, index):
     await proc.wait()
     quit = time.time() - t
     proc, client = await launch(f"{fwcfg}/{digest}.rom", f"{fwcfg}/d2.log",
-                                ["-fw_cfg", f"name=opt/org.igvm-mgr/vmfwupdate/opaque,file={fwcfg}/opq"])
+                                ["-fw_cfg", f"name=etc/vmfwupdate/opaque-blob,file={fwcfg}/opq"])
     await client.execute("cont")
     marker_at = await asyncio.get_running_loop().run_in_executor(None, wait_for, f"{fwcfg}/d2.log", STAGE2)
     await quit_and_disconnect(client)

@@ -29,13 +29,42 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
     /// recording the named flow event — a test hook for recovery (`vmfwupdate-image-stored`).
     public static let crashHookVariable = "IGVM_MGR_TEST_CRASH_AFTER"
 
+    /// The mailbox's owner when guest RAM is a file (the interface is on).
+    let keeper: MailboxKeeper?
+    private var watcher: Task<Void, Never>?
+
     public init(setup: VMFWUpdateSetup) {
         self.setup = setup
         executor = setup.makeExecutor()
         flow = setup.makeFlow()
+        keeper = setup.ramFile.flatMap { ram in
+            setup.mailboxGPA.map { MailboxKeeper(ram: ram, mailboxGPA: $0, offer: setup.offer) }
+        }
     }
 
+    /// Looks at the mailbox while the VM lives, so that DISABLE latches (`MailboxKeeper`).
+    private func startWatching(_ supervisor: any SupervisorControl) {
+        guard watcher == nil, let keeper else { return }
+        watcher = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: MailboxKeeper.watchInterval)
+                guard let self, await self.keepsWatching else { return }
+                do {
+                    if try await keeper.watch() {
+                        await supervisor.record(event: "vmfwupdate-disable-latched", data: [:])
+                    }
+                } catch {
+                    // The file is the VM's own; a failing read is logged once per reset at most
+                    // by the reset's own read, which fails the same way.
+                }
+            }
+        }
+    }
+
+    private var keepsWatching: Bool { flow.phase != .stopped && !flow.phase.isFailed }
+
     public func handle(event: QMPEvent, supervisor: any SupervisorControl) async {
+        startWatching(supervisor)
         // An event that arrives while a run is in progress is read against the phase that run
         // leaves, not the one it started from.
         queued.append(event)
@@ -46,7 +75,8 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
             let next = queued.removeFirst()
             guard let input = await input(for: next, supervisor: supervisor) else { continue }
             var working = flow
-            let host = SupervisorFirmwareUpdateHost(supervisor: supervisor, setup: setup, nextLaunchNumber: launchNumber + 1)
+            let host = SupervisorFirmwareUpdateHost(supervisor: supervisor, setup: setup, keeper: keeper,
+                                                    nextLaunchNumber: launchNumber + 1)
             do {
                 let timings = try await executor.run(input, flow: &working, host: host)
                 if !timings.isEmpty {
@@ -96,10 +126,12 @@ public actor FirmwareUpdateEventPolicy: VMEventPolicy {
 struct SupervisorFirmwareUpdateHost: FirmwareUpdateHost {
     let supervisor: any SupervisorControl
     let setup: VMFWUpdateSetup
+    let keeper: MailboxKeeper?
     let nextLaunchNumber: Int
 
     func channel() async throws -> any FirmwareUpdateChannel {
         guard let mailboxGPA = setup.mailboxGPA else { throw LifecycleError.failed("the vmfwupdate interface is off") }
+        if let keeper { return KeptMailboxChannel(keeper: keeper) }
         let supervisor = self.supervisor
         return GuestMemoryMailboxChannel(
             mailboxGPA: mailboxGPA,
@@ -110,6 +142,7 @@ struct SupervisorFirmwareUpdateHost: FirmwareUpdateHost {
 
     func quitInstance(next: FirmwareInUse?) async throws {
         if let next {
+            try await keeper?.resetForNextRun()
             try await supervisor.relaunch(setup.launch(booting: next, number: nextLaunchNumber))
         } else {
             // `quit` may lose its reply to QEMU exiting: the supervisor records the exit.
@@ -124,6 +157,7 @@ struct SupervisorFirmwareUpdateHost: FirmwareUpdateHost {
     /// Under `-action reboot=shutdown` QMP's `system_reset` would become a shutdown too, so the
     /// reboot action is switched to `reset` for it; `cont` waits for the RESET event.
     func resetInstanceInPlace() async throws -> FirmwareUpdateStepCompletion {
+        try await keeper?.resetForNextRun()
         _ = try await supervisor.execute("set-action", arguments: ["reboot": "reset"])
         _ = try await supervisor.execute("system_reset", arguments: nil)
         return .pending

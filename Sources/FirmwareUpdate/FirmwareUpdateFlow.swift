@@ -98,6 +98,7 @@ public struct FirmwareUpdateFlow: Sendable {
         }
 
         public var isLaunching: Bool { if case .launching = self { true } else { false } }
+        public var isFailed: Bool { if case .failed = self { true } else { false } }
     }
 
     /// What happened.

@@ -87,7 +87,7 @@ private func boot(_ argv: [String], qmp: String, check: (QMPSocketExchange) thro
         // The argv: -bios takes a plain file name; option strings double every comma.
         let bios = firmwareDir.appendingPathComponent("OVMF.fd").path
         #expect(zip(argv, argv.dropFirst()).contains { $0 == ("-bios", bios) })
-        #expect(argv.contains("file,id=serial0,path=\(dir.path)/serial,,id=evil,,logfile=evil\n.log"))
+        #expect(argv.contains("file,id=serial0,path=\(dir.path)/serial,,id=evil,,logfile=evil\n.log,append=on"))
         #expect(argv.contains { $0.hasPrefix("socket,id=igvm-mgr-qmp,path=\(dir.path)/q,,server=off,,path=x.sock,") })
 
         // QEMU: the socket, the serial file and the memory file exist under their literal names.

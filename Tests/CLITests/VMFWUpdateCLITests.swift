@@ -84,6 +84,30 @@ struct VMFWUpdateCLITests {
         #expect(all.firstIndex(of: "vmfwupdate-image-stored")! < all.firstIndex(of: "SHUTDOWN:host-qmp-quit")!)
         let human = try sandbox.run(["status", "fwu"])
         #expect(human.stdout.contains("1 update, 1 relaunch, guest firmware sha256 \(sha)"), "\(human.stdout)")
+
+        // One log across both instances, a marker before each; stage 2 found guest RAM as
+        // stage 1 left it (the 1 MiB pattern, the opaque blob at opaque_addr).
+        let log = try String(contentsOf: debugcon, encoding: .utf8)
+        #expect(log == "--- igvm-mgr: launch 1 (start) ---\n" + TestFirmware.Marker.stage1(boot: 1)
+            + "igvm-mgr-test: stage1 requested update, resetting\n"
+            + "--- igvm-mgr: relaunch 2 (vmfwupdate) ---\n" + TestFirmware.Marker.stage2AfterUpdate)
+    }
+
+    @Test("DISABLE set, seen, cleared, then a request: refused at the reset (latched, logged), reboot in place, request fields zero")
+    func disableLatch() async throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.tearDown() }
+        let (config, debugcon) = try config(sandbox, "fwl", .latch)
+        #expect(try sandbox.run(["start", config]).status == 0)
+        let text = try await DebugConsole.waitFor(TestFirmware.Marker.requestCleared, in: debugcon)
+        #expect(text.contains(TestFirmware.Marker.latchCleared))
+        #expect(!text.contains(TestFirmware.Marker.stage2))
+        let status = try await waitForPhase(sandbox, "fwl", "stopped")
+        #expect(status["vmfwupdate"]?["updates"] == 0)
+        let events = try eventNames(sandbox, "fwl")
+        #expect(events.contains("vmfwupdate-disable-latched"))
+        #expect(events.contains("vmfwupdate-no-update"))
+        #expect(events.filter { $0 == "QEMU_SPAWNED" }.count == 1)
     }
 
     @Test("the guest disables the interface → ordinary reboot in place → stage 1 again → stopped, no update")
@@ -92,7 +116,9 @@ struct VMFWUpdateCLITests {
         defer { sandbox.tearDown() }
         let (config, debugcon) = try config(sandbox, "fwd", .disabled)
         #expect(try sandbox.run(["start", config]).status == 0)
-        try await DebugConsole.waitFor(TestFirmware.Marker.stage1(boot: 2), in: debugcon)
+        // The stale request was cleared by the manager at the reset.
+        let text = try await DebugConsole.waitFor(TestFirmware.Marker.requestCleared, in: debugcon)
+        #expect(text.contains(TestFirmware.Marker.stage1(boot: 2)))
         let status = try await waitForPhase(sandbox, "fwd", "stopped")
         #expect(status["vmfwupdate"]?["updates"] == 0)
         #expect(status["vmfwupdate"]?["resets"] == 1)

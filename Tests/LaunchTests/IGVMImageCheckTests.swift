@@ -38,6 +38,16 @@ import TestSupport
         #expect(reason?.hasPrefix("the image is not a well-formed IGVM file: ") == true, "\(reason ?? "accepted")")
     }
 
+    /// What private SNP memory reads as (ciphertext: no IGVM structure) is rejected with the
+    /// confidential payload rule; a native guest's reason does not mention it.
+    @Test func anUnparsableConfidentialPayloadNamesTheSharedMemoryRule() {
+        let garbage = (0..<0x10000).map { UInt8(truncatingIfNeeded: $0 &* 7919 >> 3) }
+        let reason = Self.snp.problem(with: Self.payload(garbage))
+        #expect(reason?.hasSuffix(IGVMImageCheck.sharedMemoryRule) == true, "\(reason ?? "accepted")")
+        let native = IGVMImageCheck(platform: .native, qemuVersion: QEMUVersion(major: 10, minor: 2, micro: 2))
+        #expect(native.problem(with: Self.payload(garbage))?.contains("shared") == false)
+    }
+
     @Test func aFileForAnotherPlatformIsRejected() {
         let native = IGVMImageCheck(platform: .native, qemuVersion: QEMUVersion(major: 10, minor: 2, micro: 2))
         let reason = native.problem(with: Self.payload(Self.igvm(.sevSNP)))

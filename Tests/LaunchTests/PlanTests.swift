@@ -54,7 +54,7 @@ private func planProblems(_ text: String) throws -> [String] {
             "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-m", "256M", "-smp", "2",
             "-bios", "/usr/share/qemu/OVMF.fd",
             "-nodefaults", "-no-user-config", "-display", "none",
-            "-chardev", "file,id=serial0,path=/cfg/s.log", "-serial", "chardev:serial0",
+            "-chardev", "file,id=serial0,path=/cfg/s.log,append=on", "-serial", "chardev:serial0",
             "-chardev", "socket,id=qmp0,path=/run/x/qmp.sock,server=on,wait=off", "-mon", "chardev=qmp0,mode=control",
             "-S",
         ])
@@ -146,7 +146,7 @@ private func planProblems(_ text: String) throws -> [String] {
         #expect(values(of: "-machine", in: argv) == ["type=q35,,accel=kvm"])
         #expect(values(of: "-accel", in: argv) == ["tcg,,thread=single"])
         #expect(values(of: "-chardev", in: argv) == [
-            "file,id=debugcon0,path=/cfg/d,,id=x.log",
+            "file,id=debugcon0,path=/cfg/d,,id=x.log,append=on",
             "socket,id=qmp0,path=/tmp/q,,server=off,,path=/x.sock,server=on,wait=off",
         ])
     }

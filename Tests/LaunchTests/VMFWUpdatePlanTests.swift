@@ -47,9 +47,9 @@ import TestSupport
         #expect(Self.values(of: "-action", in: relaunch.arguments) == ["reboot=shutdown,shutdown=pause"])
         #expect(Self.values(of: "-fw_cfg", in: relaunch.arguments) == [
             "name=opt/org.igvm-mgr/vmfwupdate/mailbox-gpa,file=/state/vm/fw-cfg-mailbox-gpa",
-            "name=opt/org.igvm-mgr/vmfwupdate/capabilities,file=/state/vm/fw-cfg-capabilities",
-            "name=opt/org.igvm-mgr/vmfwupdate/fw-rom-size,file=/state/vm/fw-cfg-fw-rom-size",
-            "name=opt/org.igvm-mgr/vmfwupdate/opaque,file=/state/vm/firmware/cd.opaque",
+            "name=etc/vmfwupdate/cap,file=/state/vm/fw-cfg-capabilities",
+            "name=etc/vmfwupdate/bios-size,file=/state/vm/fw-cfg-fw-rom-size",
+            "name=etc/vmfwupdate/opaque-blob,file=/state/vm/firmware/cd.opaque",
         ])
         // The first instance has no opaque file: every start boots the provider firmware.
         #expect(!Self.values(of: "-fw_cfg", in: first.arguments).contains { $0.contains("/opaque,") })

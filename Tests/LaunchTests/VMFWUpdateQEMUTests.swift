@@ -24,6 +24,10 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
     static let mailboxGPA: UInt64 = 0x9000
     static let offer = VMFWUpdateOffer(formats: [.platformROM], firmwareROMSize: 0x10000)
 
+    /// Guest RAM in a file every instance maps, the mailbox owned by the manager's keeper.
+    nonisolated let ram: GuestRAMFile
+    let keeper: MailboxKeeper
+
     private(set) var instance: TestQEMUProcess?
     private(set) var instances = 0
     private(set) var log: [FirmwareUpdateEvent] = []
@@ -35,6 +39,11 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         interfaceFiles = try VMFWUpdateFwCfg.write(
             VMFWUpdateFwCfg.files(mailboxGPA: Self.mailboxGPA, offer: Self.offer),
             into: directory.appendingPathComponent("fw-cfg").path)
+        ram = GuestRAMFile(path: directory.appendingPathComponent("guest-ram").path,
+                           memory: try GuestMemoryMap(machine: "q35", ramSize: 128 << 20), size: 128 << 20)
+        try ram.createAfresh()
+        try ram.write(VMFWUpdateMailbox().afterReset(offer: Self.offer).encoded(), at: Self.mailboxGPA)
+        keeper = MailboxKeeper(ram: ram, mailboxGPA: Self.mailboxGPA, offer: Self.offer)
     }
 
     static func validator() throws -> FirmwareUpdateRequestValidator {
@@ -49,6 +58,11 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
     }
 
     func channel() async throws -> any FirmwareUpdateChannel {
+        KeptMailboxChannel(keeper: keeper)
+    }
+
+    /// The QMP channel (`pmemsave`), which must read what the RAM file holds.
+    func pmemsaveChannel() async throws -> any FirmwareUpdateChannel {
         let qmp = try qmp
         return GuestMemoryMailboxChannel(
             mailboxGPA: Self.mailboxGPA,
@@ -58,6 +72,7 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
     }
 
     func quitInstance(next: FirmwareInUse?) async throws {
+        if next != nil { try await keeper.resetForNextRun() }
         try instance?.quit()
         instance = nil
     }
@@ -71,6 +86,8 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         plan.bios = providerFirmware
         plan.consoles = [FileConsole(kind: .debugcon, path: debugLog(instances).path)]
         plan = plan.forInstance(booting: firmware, interfaceFiles: interfaceFiles, launchNumber: instances)
+        plan.objects.insert(ram.backendObject, at: 0)
+        plan.machine.memoryBackend = GuestRAMFile.backendID
         #expect(plan.startPaused)  // -S: no guest event before QMP listens
         let process = try TestQEMUProcess(
             arguments: plan.arguments, socketPath: directory.appendingPathComponent("qmp-\(instances).sock").path,
@@ -85,6 +102,7 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
     /// the reboot action is switched to `reset` around it; `cont` is refused until the reset
     /// has happened (RESET event, run state prelaunch).
     func resetInstanceInPlace() async throws -> FirmwareUpdateStepCompletion {
+        try await keeper.resetForNextRun()
         let qmp = try qmp
         try qmp.execute("set-action", ["reboot": "reset"])
         try qmp.execute("system_reset")
@@ -149,7 +167,8 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         #expect(try await run.host.nextGuestStop() == .guestReset)
         #expect(try await run.host.runState() == "shutdown")
         // Memory is intact: the mailbox stage 1 wrote is still there.
-        let contents = try await run.host.channel().readMailbox()
+        let contents = try await run.host.pmemsaveChannel().readMailbox()
+        #expect(try await run.host.channel().readMailbox() == contents)  // the RAM file is the guest's memory
         guard case .mailbox(let mailbox) = contents else {
             Issue.record("no mailbox after the reset: \(contents)")
             return
@@ -165,9 +184,10 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         let executor = FirmwareUpdateExecutor(store: FirmwareImageStore(directory: run.storeDirectory.path))
         let reset = try await run.host.nextGuestStop()
         try await executor.run(reset, flow: &run.flow, host: run.host)
-        // The second instance boots the guest's image: stage 2, with the opaque blob from fw-cfg.
+        // The second instance boots the guest's image: stage 2 finds the 1 MiB pattern and the
+        // opaque blob where stage 1 left them in RAM, and the opaque blob's fw-cfg copy.
         let text = try await DebugConsole.waitFor(TestFirmware.Marker.opaque(TestFirmware.opaqueText), in: run.host.debugLog(2))
-        #expect(text == TestFirmware.Marker.stage2 + TestFirmware.Marker.opaque(TestFirmware.opaqueText))
+        #expect(text == TestFirmware.Marker.stage2AfterUpdate)
         #expect(await run.host.instances == 2)
         #expect(try await run.host.nextGuestStop() == .guestPowerOff)
         try await executor.run(.guestPowerOff, flow: &run.flow, host: run.host)
@@ -202,7 +222,8 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         let executor = FirmwareUpdateExecutor(store: FirmwareImageStore(directory: run.storeDirectory.path))
         try await executor.run(try await run.host.nextGuestStop(), flow: &run.flow, host: run.host)
         // Stage 1 again, in the same QEMU with RAM kept (its boot counter says 2).
-        let text = try await DebugConsole.waitFor(TestFirmware.Marker.stage1(boot: 2), in: run.debugLog)
+        let text = try await DebugConsole.waitFor(TestFirmware.Marker.requestCleared, in: run.debugLog)
+        #expect(text.contains(TestFirmware.Marker.stage1(boot: 2)))
         #expect(!text.contains(TestFirmware.Marker.stage2))
         #expect(try await run.host.nextGuestStop() == .guestPowerOff)
         try await executor.run(.guestPowerOff, flow: &run.flow, host: run.host)
@@ -210,6 +231,35 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         let expectedReason: NoUpdateReason = variant == .disabled ? .disabled : .noImage
         #expect(await run.host.log.contains(.noUpdate(expectedReason)))
         #expect(!FileManager.default.fileExists(atPath: run.storeDirectory.path))
+    }
+
+    /// The guest sets DISABLE, the manager looks (the firmware waits for it to restore the
+    /// `capabilities` it zeroed), the guest clears DISABLE and requests an update: refused at
+    /// the reset, reboot in place, and the request fields read zero in the next boot.
+    @Test func disableLatchesUntilTheNextReset() async throws {
+        var run = try await bootUntilTheGuestResets(.latch)
+        let keeper = run.host.keeper
+        let latched = try await eventually(timeout: .seconds(30)) {
+            let newlyLatched = try await keeper.watch()
+            let latchedBefore = await keeper.disableLatched
+            return newlyLatched || latchedBefore
+        }
+        #expect(latched)
+        // Keep looking until the guest has seen its capabilities restored and cleared DISABLE.
+        let cleared = try await eventually(timeout: .seconds(30)) {
+            _ = try await keeper.watch()
+            return (try? String(contentsOf: run.debugLog, encoding: .utf8))?.contains(TestFirmware.Marker.latchCleared) == true
+        }
+        #expect(cleared)
+        let executor = FirmwareUpdateExecutor(store: FirmwareImageStore(directory: run.storeDirectory.path))
+        try await executor.run(try await run.host.nextGuestStop(), flow: &run.flow, host: run.host)
+        #expect(await run.host.log.contains(.noUpdate(.disabled)))
+        let text = try await DebugConsole.waitFor(TestFirmware.Marker.requestCleared, in: run.debugLog)
+        #expect(text.contains(TestFirmware.Marker.stage1(boot: 2)))
+        #expect(!text.contains(TestFirmware.Marker.stage2))
+        #expect(try await run.host.nextGuestStop() == .guestPowerOff)
+        try await executor.run(.guestPowerOff, flow: &run.flow, host: run.host)
+        #expect((run.flow.updates, await run.host.instances) == (0, 1))
     }
 
     @Test(arguments: [
@@ -240,8 +290,8 @@ actor TestFirmwareUpdateHost: FirmwareUpdateHost {
         #expect(rom.count == 0x10000)
         #expect(rom[0xFFF0] == 0xE9)
         let top = try [UInt8](Data(contentsOf: build.stage2Top))
-        #expect(top.count == 0x400)
-        #expect(top[0x400 - 16] == 0xE9)
+        #expect(top.count == 0x800)
+        #expect(top[0x800 - 16] == 0xE9)
     }
 }
 

@@ -10,6 +10,7 @@ public enum TestFirmware {
         case badSize = "VARIANT_BAD_SIZE"
         case badAddress = "VARIANT_BAD_ADDRESS"
         case noRequest = "VARIANT_NO_REQUEST"
+        case latch = "VARIANT_LATCH"
     }
 
     /// The assembled ROMs.
@@ -27,6 +28,19 @@ public enum TestFirmware {
         public static func stage1(boot: Int) -> String { "igvm-mgr-test: stage1 boot \(boot)\n" }
         public static let stage2 = "igvm-mgr-test: stage2 running\n"
         public static func opaque(_ text: String) -> String { "igvm-mgr-test: opaque=\(text)\n" }
+        /// Stage 2 found stage 1's 1 MiB pattern at 1 MiB unchanged (guest RAM kept).
+        public static let patternIntact = "igvm-mgr-test: stage2 found the 1 MiB pattern at 0x100000 unchanged\n"
+        /// Stage 2 printed the opaque blob from RAM at the mailbox's opaque_addr.
+        public static func opaqueInRAM(_ text: String) -> String { "igvm-mgr-test: opaque in RAM=\(text)\n" }
+        /// A later stage-1 boot found control, fw_image_addr and fw_image_size zero.
+        public static let requestCleared = "igvm-mgr-test: stage1 mailbox request fields read zero\n"
+        public static let requestLeft = "igvm-mgr-test: stage1 mailbox request fields NOT cleared\n"
+        /// VARIANT_LATCH: DISABLE set, seen by the manager, cleared again.
+        public static let latchCleared = "igvm-mgr-test: stage1 set DISABLE, manager looked, DISABLE cleared\n"
+        /// Everything stage 2 prints after an update with RAM kept and the opaque fw-cfg file.
+        public static var stage2AfterUpdate: String {
+            stage2 + patternIntact + opaqueInRAM(opaqueText) + opaque(opaqueText)
+        }
     }
 
     /// What stage 1 puts in the opaque blob.

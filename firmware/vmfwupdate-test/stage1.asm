@@ -1,23 +1,25 @@
 ; Stage 1 of the igvm-mgr vmfwupdate test firmware: the "provider" platform ROM (64 KiB,
 ; -bios), entered at the reset vector in real mode.
 ;
-; First boot (RAM boot counter = 1): print the stage-1 marker, build the stage-2 image in RAM
-; (a full 64 KiB platform ROM: zeros plus the assembled stage-2 top from stage2.bin), put an
-; opaque blob beside it, write an update request into the mailbox whose guest-physical address
-; the manager passes in the fw-cfg file opt/org.igvm-mgr/vmfwupdate/mailbox-gpa (layout:
-; docs/vmfwupdate.md), and reset through the ICH9 reset control register (port 0xcf9).
-; Later boots (RAM kept by an in-place reset): print the marker with the count and power off,
-; so an ordinary reboot shows up as "stage1 boot 2" and ends the run.
+; First boot (RAM boot counter = 1): print the stage-1 marker, leave a 1 MiB pattern at 1 MiB,
+; build the stage-2 image in RAM (a full 64 KiB platform ROM: zeros plus the assembled stage-2
+; top from stage2.bin), put an opaque blob beside it, write an update request into the mailbox
+; (struct vmfwupdate, docs/vmfwupdate.md) whose guest-physical address the manager passes in the
+; fw-cfg file opt/org.igvm-mgr/vmfwupdate/mailbox-gpa, and reset through the ICH9 reset control
+; register (port 0xcf9).
+; Later boots (RAM kept by an in-place reset): print the marker with the count, whether the
+; manager cleared the request fields, and power off.
 ;
 ; Variants (nasm -D): VARIANT_DISABLED sets control.DISABLE beside a valid request;
 ; VARIANT_BAD_SIZE asks for 48 KiB (not a multiple of 64 KiB); VARIANT_BAD_ADDRESS points the
 ; image at 2 GiB, beyond the test VM's RAM. VARIANT_NO_REQUEST leaves fw_image_addr at 0.
+; VARIANT_LATCH sets DISABLE, waits until the manager has looked (it restores the read-only
+; `capabilities` stage 1 zeroed), clears DISABLE and then writes a valid request.
 bits 16
 %include "definitions.inc"
 org 0                           ; CS base is 0xFFFF0000 at reset: offsets are ROM offsets
 
 ; Scratch for the fw-cfg values, in RAM below the stack (the ROM is read-only).
-%define mailbox_gpa   0x6010
 %define capabilities  0x6018
 %define rom_size      0x6020
 %define BOOT_MAGIC_ADDR   0x6000
@@ -28,14 +30,12 @@ org 0                           ; CS base is 0xFFFF0000 at reset: offsets are RO
 %define IMAGE_SIZE        0x10000
 %define OPAQUE_ADDR       0x8000
 
-%define STAGE2_LENGTH 0x400
-%define MAILBOX_VERSION   1
-%define MAILBOX_LENGTH    72
 %define FORMAT_PLATFORM_ROM_HIGH 2      ; bit 33 of control, in its high dword
 %define CTL_DISABLE       1
 
 stage1_start:
     enter_real_mode_environment
+    call enter_unreal
     cmp dword [BOOT_MAGIC_ADDR], BOOT_MAGIC
     je .counted_before
     mov dword [BOOT_MAGIC_ADDR], BOOT_MAGIC
@@ -50,15 +50,12 @@ stage1_start:
     mov al, 10
     call putc
     cmp word [BOOT_COUNT_ADDR], 1
-    jne poweroff
+    jne later_boot
 
     ; The mailbox address and the read-only values, from the manager's fw-cfg files.
-    mov si, mailbox_name
-    call fwcfg_find
+    call mailbox_address
     jc .no_mailbox
-    mov di, mailbox_gpa
-    mov cx, 8
-    call fwcfg_read
+    push edi
     mov si, capabilities_name
     call fwcfg_find
     jc .no_mailbox
@@ -71,6 +68,16 @@ stage1_start:
     mov di, rom_size
     mov cx, 8
     call fwcfg_read
+
+    ; The pattern stage 2 must find unchanged.
+    mov edi, PATTERN_ADDR
+.pattern:
+    mov eax, edi
+    xor eax, PATTERN_XOR
+    mov [es:edi], eax
+    add edi, 4
+    cmp edi, PATTERN_ADDR + PATTERN_SIZE
+    jb .pattern
 
     ; The stage-2 image: a 64 KiB platform ROM at IMAGE_ADDR, zeros below its assembled top.
     mov ax, IMAGE_SEGMENT
@@ -100,53 +107,52 @@ stage1_start:
     inc si
     loop .copy_opaque
 
-    ; The request. Real mode reaches the first MiB: ES:DI = mailbox_gpa as segment:offset.
-    mov eax, [mailbox_gpa]
-    cmp dword [mailbox_gpa + 4], 0
-    jne .no_mailbox
-    cmp eax, 0x100000 - MAILBOX_LENGTH
-    ja .no_mailbox
-    mov di, ax
-    and di, 0xf
-    shr eax, 4
-    mov es, ax
-    mov si, di
-    mov dword [es:di + 0],  'IGVM'
-    mov dword [es:di + 4],  'FWUP'
-    mov dword [es:di + 8],  MAILBOX_VERSION
-    mov dword [es:di + 12], MAILBOX_LENGTH
+    ; The request, through 32-bit addresses (ES has a 4 GiB limit).
+    pop edi
+%ifdef VARIANT_LATCH
+    mov dword [es:edi + MB_CONTROL], CTL_DISABLE
+    mov dword [es:edi + MB_CAPABILITIES], 0
+    mov dword [es:edi + MB_CAPABILITIES + 4], 0
+.wait_for_manager:                  ; the manager restores `capabilities` (format bit 33)
+    pause
+    cmp dword [es:edi + MB_CAPABILITIES + 4], 0
+    je .wait_for_manager
+    mov dword [es:edi + MB_CONTROL], 0
+    mov si, latch_cleared
+    call print_cs
+%endif
     mov eax, [capabilities]
-    mov [es:di + 16], eax
+    mov [es:edi + MB_CAPABILITIES], eax
     mov eax, [capabilities + 4]
-    mov [es:di + 20], eax
+    mov [es:edi + MB_CAPABILITIES + 4], eax
 %ifdef VARIANT_DISABLED
-    mov dword [es:di + 24], CTL_DISABLE
+    mov dword [es:edi + MB_CONTROL], CTL_DISABLE
 %else
-    mov dword [es:di + 24], 0
+    mov dword [es:edi + MB_CONTROL], 0
 %endif
-    mov dword [es:di + 28], FORMAT_PLATFORM_ROM_HIGH
+    mov dword [es:edi + MB_CONTROL + 4], FORMAT_PLATFORM_ROM_HIGH
     mov eax, [rom_size]
-    mov [es:di + 32], eax
+    mov [es:edi + MB_ROM_SIZE], eax
     mov eax, [rom_size + 4]
-    mov [es:di + 36], eax
+    mov [es:edi + MB_ROM_SIZE + 4], eax
 %ifdef VARIANT_NO_REQUEST
-    mov dword [es:di + 40], 0
+    mov dword [es:edi + MB_IMAGE_ADDR], 0
 %elifdef VARIANT_BAD_ADDRESS
-    mov dword [es:di + 40], 0x80000000
+    mov dword [es:edi + MB_IMAGE_ADDR], 0x80000000
 %else
-    mov dword [es:di + 40], IMAGE_ADDR
+    mov dword [es:edi + MB_IMAGE_ADDR], IMAGE_ADDR
 %endif
-    mov dword [es:di + 44], 0
+    mov dword [es:edi + MB_IMAGE_ADDR + 4], 0
 %ifdef VARIANT_BAD_SIZE
-    mov dword [es:di + 48], 0xc000
+    mov dword [es:edi + MB_IMAGE_SIZE], 0xc000
 %else
-    mov dword [es:di + 48], IMAGE_SIZE
+    mov dword [es:edi + MB_IMAGE_SIZE], IMAGE_SIZE
 %endif
-    mov dword [es:di + 52], 0
-    mov dword [es:di + 56], OPAQUE_ADDR
-    mov dword [es:di + 60], 0
-    mov dword [es:di + 64], OPAQUE_LENGTH
-    mov dword [es:di + 68], 0
+    mov dword [es:edi + MB_IMAGE_SIZE + 4], 0
+    mov dword [es:edi + MB_OPAQUE_ADDR], OPAQUE_ADDR
+    mov dword [es:edi + MB_OPAQUE_ADDR + 4], 0
+    mov dword [es:edi + MB_OPAQUE_SIZE], OPAQUE_LENGTH
+    mov dword [es:edi + MB_OPAQUE_SIZE + 4], 0
 
     mov si, resetting
     call print_cs
@@ -164,15 +170,35 @@ stage1_start:
     call print_cs
     jmp poweroff
 
+; After a reset in place the manager must have cleared the request: control, fw_image_addr and
+; fw_image_size read zero.
+later_boot:
+    call mailbox_address
+    jc poweroff
+    mov si, request_cleared
+    mov eax, [es:edi + MB_CONTROL]
+    or eax, [es:edi + MB_CONTROL + 4]
+    or eax, [es:edi + MB_IMAGE_ADDR]
+    or eax, [es:edi + MB_IMAGE_ADDR + 4]
+    or eax, [es:edi + MB_IMAGE_SIZE]
+    or eax, [es:edi + MB_IMAGE_SIZE + 4]
+    jz .print
+    mov si, request_left
+.print:
+    call print_cs
+    jmp poweroff
+
 %include "routines.inc"
 
 
 marker:            db "igvm-mgr-test: stage1 boot ", 0
 resetting:         db "igvm-mgr-test: stage1 requested update, resetting", 10, 0
 no_mailbox:        db "igvm-mgr-test: stage1 found no usable mailbox", 10, 0
-mailbox_name:      db "opt/org.igvm-mgr/vmfwupdate/mailbox-gpa", 0
-capabilities_name: db "opt/org.igvm-mgr/vmfwupdate/capabilities", 0
-rom_size_name:     db "opt/org.igvm-mgr/vmfwupdate/fw-rom-size", 0
+request_cleared:   db "igvm-mgr-test: stage1 mailbox request fields read zero", 10, 0
+request_left:      db "igvm-mgr-test: stage1 mailbox request fields NOT cleared", 10, 0
+latch_cleared:     db "igvm-mgr-test: stage1 set DISABLE, manager looked, DISABLE cleared", 10, 0
+capabilities_name: db "etc/vmfwupdate/cap", 0
+rom_size_name:     db "etc/vmfwupdate/bios-size", 0
 opaque:            db "handed-over-by-stage1"
 OPAQUE_LENGTH      equ $ - opaque
 

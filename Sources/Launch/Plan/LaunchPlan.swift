@@ -132,7 +132,8 @@ public struct FileConsole: Sendable, Hashable {
     public var chardevID: String { "\(kind.rawValue)0" }
 
     public var arguments: [String] {
-        let chardev = KeyValueSyntax.render(implied: ("backend", "file"), [("id", chardevID), ("path", path)])
+        // append=on: a relaunch (vmfwupdate, confidential reboot) must not truncate earlier output.
+        let chardev = KeyValueSyntax.render(implied: ("backend", "file"), [("id", chardevID), ("path", path), ("append", "on")])
         switch kind {
         case .serial:
             return ["-chardev", chardev, "-serial", "chardev:\(chardevID)"]

@@ -24,10 +24,16 @@ public struct IGVMImageCheck: FirmwareImageChecking {
         do {
             file = try IGVMFile(bytes: payload.image)
         } catch {
+            // What private (encrypted) memory of a confidential guest reads as: ciphertext.
             return "the image is not a well-formed IGVM file: \(error)"
+                + (platform != .native ? Self.sharedMemoryRule : "")
         }
         let validator = IGVMValidator(platform: platform, qemuVersion: qemuVersion, vcpus: vcpus, expectedPolicy: expectedPolicy)
         guard let first = validator.validate(file).first(where: \.isFatal) else { return nil }
         return "the IGVM image cannot run as \(platform.name) on QEMU \(qemuVersion): \(first.code): \(first.message)"
     }
+
+    /// The confidential payload rule, appended to a parse failure of a confidential guest's image.
+    public static let sharedMemoryRule =
+        " (a confidential guest must hand over its image in shared (unencrypted) guest memory: private memory reads as ciphertext)"
 }

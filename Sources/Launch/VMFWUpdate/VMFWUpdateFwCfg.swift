@@ -6,14 +6,21 @@ import Numerals
 
 /// The read-only fw-cfg files through which the guest learns the mailbox address and the
 /// interface's read-only values (`-fw_cfg name=…,file=…`; docs/vmfwupdate.md).
+///
+/// The read-only values carry the names the v6 vmfwupdate patch gives its files
+/// (`FILE_VMFWUPDATE_CAP`, `FILE_VMFWUPDATE_BIOS_SIZE`, `FILE_VMFWUPDATE_OBLOB` in its
+/// include/hw/misc/vmfwupdate.h). Stock QEMU accepts `etc/` names from `-fw_cfg` with a warning
+/// ("externally provided fw_cfg item names should be prefixed with \"opt/\""). The mailbox
+/// address has no name in the thread (there the struct is the device), so it keeps ours.
 public enum VMFWUpdateFwCfg {
-    /// QEMU asks user-supplied fw-cfg names to start with "opt/" and a reverse-DNS owner.
-    public static let prefix = "opt/org.igvm-mgr/vmfwupdate/"
-    public static let mailboxGPAName = prefix + "mailbox-gpa"
-    public static let capabilitiesName = prefix + "capabilities"
-    public static let firmwareROMSizeName = prefix + "fw-rom-size"
-    /// The opaque blob of the last update, for the guest's new firmware (absent on a first boot).
-    public static let opaqueName = prefix + "opaque"
+    public static let mailboxGPAName = "opt/org.igvm-mgr/vmfwupdate/mailbox-gpa"
+    /// u64 LE `capabilities` (bit 0 is BIOS_RESIZE in v6 and CAP_X86_RESIZE in the March 2025
+    /// draft: the same bit; never offered).
+    public static let capabilitiesName = "etc/vmfwupdate/cap"
+    /// u64 LE `fw_rom_size` (v6: the BIOS region size).
+    public static let firmwareROMSizeName = "etc/vmfwupdate/bios-size"
+    /// The opaque blob of the last update, also left in RAM at `opaque_addr` (absent on a first boot).
+    public static let opaqueName = "etc/vmfwupdate/opaque-blob"
 
     /// One fw-cfg file: its name and its contents.
     public struct File: Sendable, Hashable {

@@ -38,19 +38,18 @@ public enum FirmwareImageFormat: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// The guest-memory mailbox (layout version 1, docs/vmfwupdate.md): the March 2025 draft's
-/// `struct vmfwupdate` behind a magic, a version and a length, all little-endian.
+/// The guest-memory mailbox: `struct vmfwupdate` of Gerd Hoffmann's interface draft of 24 March
+/// 2025 (qemu-devel, "[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor fw-cfg interface
+/// support"), field for field at its C offsets, little-endian, at a GPA the config names
+/// (QEMU has no device that would hold it). The draft of 8 April 2025 in the same thread is
+/// IGVM-only and drops `fw_rom_size` and the opaque blob; this layout keeps them because the
+/// platform-ROM format and the opaque hand-over need them (docs/vmfwupdate.md, "The mailbox").
 ///
-/// The guest owns this memory; the manager only reads it (QMP has `pmemsave` but no way to
-/// write guest memory), so the read-only fields are echoes of the fw-cfg files and are never
-/// trusted: validation uses the manager's own values.
+/// The manager owns the mailbox between runs (guest RAM lives in a file, `GuestRAMFile`): it
+/// writes the read-only fields before every run and clears the request fields at every reset.
 public struct VMFWUpdateMailbox: Sendable, Hashable {
-    /// "IGVMFWUP" as bytes at offset 0.
-    public static let magic: [UInt8] = Array("IGVMFWUP".utf8)
-    /// The layout version this code writes and understands.
-    public static let version: UInt32 = 1
-    /// Bytes in layout version 1.
-    public static let length = 72
+    /// Bytes of the C struct (natural alignment: `fw_image_size` is followed by 6 padding bytes).
+    public static let length = 56
 
     public var capabilities: VMFWUpdateBits
     public var control: VMFWUpdateBits
@@ -73,19 +72,19 @@ public struct VMFWUpdateMailbox: Sendable, Hashable {
         self.opaqueSize = opaqueSize
     }
 
-    // Field offsets of layout version 1.
-    enum Offset {
-        static let magic = 0, version = 8, length = 12, capabilities = 16, control = 24
-        static let firmwareROMSize = 32, imageAddress = 40, imageSize = 48
-        static let opaqueAddress = 56, opaqueSize = 64
+    /// Field offsets of the draft's struct.
+    public enum Offset {
+        public static let capabilities = 0, control = 8, firmwareROMSize = 16, imageAddress = 24
+        /// The draft declares `uint16_t fw_image_size`, which cannot hold one 64 KiB ROM; the
+        /// manager reads the u16 together with the 6 padding bytes C puts before `opaque_addr`
+        /// as one u64, so a guest storing a u16 (padding zero) and one storing a u64 both work.
+        public static let imageSize = 32
+        public static let opaqueAddress = 40, opaqueSize = 48
     }
 
-    /// The mailbox as the guest lays it out in memory.
+    /// The struct as it lies in guest memory.
     public func encoded() -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: Self.length)
-        bytes.replaceSubrange(0..<8, with: Self.magic)
-        bytes.storeLE(Self.version, at: Offset.version)
-        bytes.storeLE(UInt32(Self.length), at: Offset.length)
         bytes.storeLE(capabilities.rawValue, at: Offset.capabilities)
         bytes.storeLE(control.rawValue, at: Offset.control)
         bytes.storeLE(firmwareROMSize, at: Offset.firmwareROMSize)
@@ -96,28 +95,28 @@ public struct VMFWUpdateMailbox: Sendable, Hashable {
         return bytes
     }
 
+    /// What the manager writes before the guest runs again: the read-only fields from `offer`,
+    /// the request (`fw_image_addr`/`fw_image_size`, "cleared on firmware update and reset") and
+    /// `control` (DISABLE "resets to 0 on system reset", v6 patch) cleared, the opaque blob's
+    /// address and size "kept intact on firmware update".
+    public func afterReset(offer: VMFWUpdateOffer) -> VMFWUpdateMailbox {
+        VMFWUpdateMailbox(capabilities: offer.capabilities, firmwareROMSize: offer.firmwareROMSize,
+                          opaqueAddress: opaqueAddress, opaqueSize: opaqueSize)
+    }
+
     /// What a read of the mailbox memory holds.
     public enum Contents: Sendable, Hashable {
-        /// No magic: the guest never wrote a mailbox (an ordinary reset).
+        /// No mailbox could be found (a channel without one; the memory mailbox is always there).
         case absent
-        /// The magic with a layout this code cannot read: a request it must reject.
+        /// Memory that cannot be the mailbox (a short read): a request the manager must reject.
         case unreadable(reason: String)
         case mailbox(VMFWUpdateMailbox)
     }
 
     /// Decodes the mailbox from guest memory (at least `length` bytes from the mailbox GPA).
     public static func decode(_ bytes: [UInt8]) -> Contents {
-        guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { return .absent }
         guard bytes.count >= length else {
-            return .unreadable(reason: "mailbox is \(bytes.count) bytes, layout 1 needs \(length)")
-        }
-        let version = bytes.loadLE(UInt32.self, at: Offset.version)
-        guard version == Self.version else {
-            return .unreadable(reason: "mailbox layout version \(version) is not supported (this manager reads version \(Self.version))")
-        }
-        let declaredLength = bytes.loadLE(UInt32.self, at: Offset.length)
-        guard declaredLength == UInt32(length) else {
-            return .unreadable(reason: "mailbox length field is \(declaredLength), layout 1 is \(length) bytes")
+            return .unreadable(reason: "mailbox read is \(bytes.count) bytes, struct vmfwupdate is \(length)")
         }
         return .mailbox(VMFWUpdateMailbox(
             capabilities: VMFWUpdateBits(rawValue: bytes.loadLE(UInt64.self, at: Offset.capabilities)),

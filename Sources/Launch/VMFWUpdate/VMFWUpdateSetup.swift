@@ -123,12 +123,32 @@ public struct VMFWUpdateSetup: Sendable {
         return try VMFWUpdateFwCfg.write(files, into: folder)
     }
 
+    /// Guest RAM in the VM's folder when the interface is on and the config names no memory
+    /// backend of its own, so that memory survives the relaunch of an update.
+    public var ramFile: GuestRAMFile? {
+        guard mailboxGPA != nil, basePlan.machine.memoryBackend == nil else { return nil }
+        return GuestRAMFile(path: folder + "/guest-ram", memory: memory, size: definition.qemu.memory)
+    }
+
+    /// The mailbox the manager writes before the guest first runs.
+    public var initialMailbox: VMFWUpdateMailbox { VMFWUpdateMailbox().afterReset(offer: offer) }
+
     /// The launch of instance `number` of this start, booting `firmware`; `writeFiles: false`
-    /// computes the same launch without writing the interface files (`args`).
+    /// computes the same launch without writing the interface files (`args`). Instance 1 gets
+    /// fresh guest RAM; later instances map what the previous one left.
     public func launch(booting firmware: FirmwareInUse, number: Int, startPaused: Bool = false, writeFiles: Bool = true,
                        objectForm: CommandLineForm = .json) throws -> QEMULaunch {
         var plan = basePlan.forInstance(booting: firmware, interfaceFiles: try interfaceFiles(write: writeFiles), launchNumber: number)
         plan.objectForm = objectForm
+        if let ramFile {
+            plan.objects.insert(ramFile.backendObject, at: 0)
+            plan.machine.memoryBackend = GuestRAMFile.backendID
+            if writeFiles && number == 1, let mailboxGPA {
+                try ramFile.createAfresh()
+                try ramFile.write(initialMailbox.encoded(), at: mailboxGPA)
+            }
+        }
+        if writeFiles { Self.markConsoles(plan.consoles, number: number, firmware: firmware) }
         var launch = QEMULaunch(plan: plan, definition: definition, name: name)
         launch.startPaused = startPaused
         switch firmware {
@@ -139,5 +159,28 @@ public struct VMFWUpdateSetup: Sendable {
             launch.launchMeasurement = stored.launchMeasurement  // measured when it was stored
         }
         return launch
+    }
+}
+
+extension VMFWUpdateSetup {
+    /// The line each console log gets before instance `number` writes to it (the consoles are
+    /// opened with `append=on`, so every run's output stays, one marker line before each).
+    public static func consoleMarker(number: Int, firmware: FirmwareInUse) -> String {
+        let reason = switch (number, firmware) {
+        case (1, _): "start"
+        case (_, .guestSupplied): "vmfwupdate"
+        case (_, .provider): "reboot"
+        }
+        return number == 1 ? "--- igvm-mgr: launch 1 (\(reason)) ---\n" : "--- igvm-mgr: relaunch \(number) (\(reason)) ---\n"
+    }
+
+    static func markConsoles(_ consoles: [FileConsole], number: Int, firmware: FirmwareInUse) {
+        let line = Array(consoleMarker(number: number, firmware: firmware).utf8)
+        for console in consoles {
+            let fd = open(console.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { continue }  // QEMU reports an unusable console path itself
+            try? FileDescriptorIO.writeAll(fd, line, subject: console.path)
+            close(fd)
+        }
     }
 }
