@@ -2,15 +2,21 @@
 """vmfwupdate timing (a benchmark, not a test): from the guest's reset to the stage-2 marker.
 
 igvm-mgr: `igvm-mgr start` of a VM booting the test firmware (firmware/vmfwupdate-test); the
-supervisor's step timings (vmfwupdate-step-timings events) give read-out (mailbox + image via
-pmemsave), store (whole file + fsync + SHA-256) and quit; relaunch is from the old instance's
-end to the stage-2 marker on the debug console.
+supervisor's step timings (vmfwupdate-step-timings events) give read-out (mailbox + image),
+store (whole file + fsync + SHA-256) and quit; relaunch is from the old instance's end to the
+stage-2 marker on the debug console. Two configs, alternated:
+- kept RAM (the default with the interface on): guest RAM in a memory-backend-file every instance
+  maps, the mailbox and image read from that file;
+- fresh RAM: the config names its own `[memory-backend]` (memory-backend-ram), so RAM is not kept,
+  the read-out goes through QMP `pmemsave` and the relaunch starts on fresh RAM: the relaunch as
+  it was before guest RAM was preserved.
 
 Peer, in the same run: a minimal Python qemu.qmp script doing the same steps by hand against the
 same QEMU (launch, SHUTDOWN guest-reset, pmemsave mailbox and image, write + fsync + sha256, quit,
 launch with -bios IMAGE, wait for the marker) — what the orchestration costs over the bare steps.
 
 Usage: bench/build-release && bench/vmfwupdate_bench.py [--runs N] [--binary .build-static/release/igvm-mgr]
+Prints the medians and the ratios of the totals (kept RAM over fresh RAM, kept RAM over the peer).
 """
 import argparse, asyncio, hashlib, json, os, struct, subprocess, sys, tempfile, time
 
@@ -47,15 +53,16 @@ def parse_at(text):
     return datetime.strptime(text.rstrip("Z")[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=timezone.utc).timestamp()
 
 
-def igvm_mgr_run(binary, qemu, rom, work, index):
-    name = f"b{index}"
+def igvm_mgr_run(binary, qemu, rom, work, index, fresh_ram=False):
+    name = f"{'f' if fresh_ram else 'b'}{index}"
+    backend = '[memory-backend]\ntype = "memory-backend-ram"\n' if fresh_ram else ""
     state = f"{work}/s"
     debugcon = f"{work}/{name}.debugcon.log"
     config = f"{work}/{name}.toml"
     with open(config, "w") as f:
         f.write(f'name = "{name}"\n[qemu]\nbinary = "{qemu}"\nmachine = "q35"\naccel = "tcg"\nmemory = "64M"\n'
                 f'debugcon = "{name}.debugcon.log"\n[firmware]\nbios = "{rom}"\n'
-                f'[vmfwupdate]\nenabled = true\nmailbox = "0x{MAILBOX_GPA:x}"\n')
+                f'[vmfwupdate]\nenabled = true\nmailbox = "0x{MAILBOX_GPA:x}"\n' + backend)
     subprocess.run([binary, "start", config, "--state-dir", state], check=True, capture_output=True)
     marker_at = wait_for(debugcon, STAGE2)
     deadline = time.time() + 30
@@ -153,10 +160,14 @@ async def quit_and_disconnect(client):
         pass
 
 
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
 def summary(label, runs):
     keys = ["read-out", "store", "quit", "relaunch", "total"]
     print(f"{label:10}" + "".join(f"{k:>12}" for k in keys))
-    for stat, pick in (("median", lambda v: sorted(v)[len(v) // 2]), ("min", min)):
+    for stat, pick in (("median", median), ("min", min)):
         print(f"  {stat:8}" + "".join(f"{pick([r[k] for r in runs]) * 1000:10.1f}ms" for k in keys))
 
 
@@ -168,14 +179,21 @@ def main():
     a = parser.parse_args()
     work = tempfile.mkdtemp(prefix="fwb-", dir="/tmp")
     rom = assemble(work)
-    ours, peer = [], []
-    for i in range(a.runs):  # alternate, so that machine noise hits both alike
-        ours.append(igvm_mgr_run(a.binary, a.qemu, rom, work, i))
+    kept, fresh, peer = [], [], []
+    for i in range(a.runs):  # alternate, so that machine noise hits every contender alike
+        kept.append(igvm_mgr_run(a.binary, a.qemu, rom, work, i))
+        fresh.append(igvm_mgr_run(a.binary, a.qemu, rom, work, i, fresh_ram=True))
         peer.append(asyncio.run(peer_run(a.qemu, rom, work, i)))
     print(f"guest reset → stage-2 marker, {a.runs} runs each, QEMU {a.qemu} (TCG)")
-    summary("igvm-mgr", ours)
+    summary("kept RAM", kept)
+    summary("fresh RAM", fresh)
     summary("peer", peer)
-    print("peer: hand-written Python qemu.qmp script doing the same steps (no supervisor, no event log, no state.json)")
+    print("kept RAM: igvm-mgr's default with the interface on (RAM in a file every instance maps)")
+    print("fresh RAM: igvm-mgr with the config's own memory-backend-ram (pmemsave read-out, fresh RAM: the relaunch before RAM was kept)")
+    print("peer: hand-written Python qemu.qmp script doing the same steps (no supervisor, no event log, no state.json; pmemsave, fresh RAM)")
+    total = {label: median([r["total"] for r in runs]) for label, runs in (("kept", kept), ("fresh", fresh), ("peer", peer))}
+    print(f"ratios of median totals: kept/fresh {total['kept'] / total['fresh']:.2f}, kept/peer {total['kept'] / total['peer']:.2f}, "
+          f"fresh/peer {total['fresh'] / total['peer']:.2f}")
 
 
 if __name__ == "__main__":

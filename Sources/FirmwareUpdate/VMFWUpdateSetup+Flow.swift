@@ -13,7 +13,8 @@ extension VMFWUpdateSetup {
         do { definition = try source.definition() } catch {
             throw .invalidInput("the reset flow's definition in the launch plan is not valid: \(error.problems.first?.description ?? "\(error)")")
         }
-        guard let setup = try VMFWUpdateSetup(definition: definition, name: launch.name, vmFolder: vmFolder) else {
+        guard let setup = try VMFWUpdateSetup(definition: definition, name: launch.name, vmFolder: vmFolder,
+                                             igvmLoader: source.igvmLoader) else {
             throw .invalidInput("the launch plan asks for a reset flow, but its definition (\(source.definitionFile)) needs none")
         }
         return setup

@@ -149,18 +149,30 @@ public struct StartProcedure: Sendable {
     /// state directory (path, size and mtime decide when it is stale).
     private func checkCapabilities(of binary: String, for launch: QEMULaunch) async throws(LifecycleError) {
         guard let plan = launch.plan else { return }
-        let capabilities: QEMUCapabilities
-        do {
-            (capabilities, _) = try await QEMUCapabilityCache(directory: stateDirectory.capabilityCache,
-                                                              probe: QEMUProbe(logger: probeLogger)).capabilities(of: binary)
-        } catch {
-            throw .hostUnsupported("cannot probe \(binary) for what it supports: \(error)")
-        }
+        let capabilities = try await probe(binary)
         let missing = LaunchCapabilityCheck.missing(for: plan, in: capabilities)
         guard missing.isEmpty else {
             throw .hostUnsupported("this QEMU cannot run the VM: " + missing.map(\.description).joined(separator: "; ")
                                    + " (binary \(capabilities.binary.path))")
         }
+    }
+
+    /// The probe of `binary` (resolved), from the cache in the state directory when it is fresh.
+    private func probe(_ binary: String) async throws(LifecycleError) -> QEMUCapabilities {
+        do {
+            return try await QEMUCapabilityCache(directory: stateDirectory.capabilityCache,
+                                                 probe: QEMUProbe(logger: probeLogger)).capabilities(of: binary).0
+        } catch {
+            throw .hostUnsupported("cannot probe \(binary) for what it supports: \(error)")
+        }
+    }
+
+    /// What the probe of `binary` (as a plan names it: a path, or a name on PATH) says about its
+    /// IGVM loader for a VM on `machine`: decided here, before the plan is written, so that the
+    /// vmfwupdate offer follows the binary rather than `qemu.version`. The probe is the one
+    /// `start` makes anyway (cached), so this costs no second QEMU run.
+    public func igvmLoader(binary: String, machine: String) async throws(LifecycleError) -> IGVMLoaderProbe {
+        IGVMLoaderProbe(capabilities: try await probe(try ProcessSpawner.resolve(binary)), machine: machine)
     }
 
     private enum ReadinessOutcome: Sendable {

@@ -44,12 +44,17 @@ struct StartCommand: AsyncParsableCommand {
         do {
             // The host first: a host that cannot run the VM is told so before the launch digest
             // of its firmware is computed (the heavy part of building the launch).
-            try HostChecks.check(try QEMULaunch(definition: definition, name: name).requirements)
-            // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
-            // policy and the interface's fw-cfg files.
-            var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory)
-            launch.startPaused = paused
+            let plain = try QEMULaunch(definition: definition, name: name)
+            try HostChecks.check(plain.requirements)
             var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
+            // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
+            // policy and the interface's fw-cfg files; the binary's probe decides the IGVM offer.
+            var igvmLoader: IGVMLoaderProbe?
+            if VMFWUpdateSetup.applies(to: definition) {
+                igvmLoader = try await procedure.igvmLoader(binary: plain.binary, machine: definition.qemu.machine)
+            }
+            var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory, igvmLoader: igvmLoader)
+            launch.startPaused = paused
             procedure.signalStopTimeout = stopTimeout.duration
             let result = try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout)
             if output.json {

@@ -138,7 +138,7 @@ extension VMFWUpdatePlanTests {
     /// A VM with the provider ROM made from sev-snp-measure's OvmfX64 tail, whose guest hands
     /// over `image`; runs the flow from the guest's reset until the new instance is launched.
     static func update(_ confidential: MeasurementFixtures.Confidential, format: FirmwareImageFormat, image: [UInt8],
-                       in folder: URL) async throws -> UpdateRun {
+                       in folder: URL, igvmLoader: IGVMLoaderProbe? = nil) async throws -> UpdateRun {
         let provider = folder.appendingPathComponent("provider.rom")
         try Data(try MeasurementFixtures.platformROM(MeasurementFixtures.ovmfX64)).write(to: provider)
         let config = try MeasurementFixtures.writeDefinition(
@@ -146,7 +146,8 @@ extension VMFWUpdatePlanTests {
             extra: "[vmfwupdate]\nenabled = true\nmailbox = \"0x9000\"")
         let stateDirectory = StateDirectory(path: folder.appendingPathComponent("state").path)
         try stateDirectory.create()
-        let setup = try #require(try VMFWUpdateSetup(definition: VMDefinition.load(path: config), name: nil, vmFolder: stateDirectory.vm("fw").folder))
+        let setup = try #require(try VMFWUpdateSetup(definition: VMDefinition.load(path: config), name: nil, vmFolder: stateDirectory.vm("fw").folder,
+                                                     igvmLoader: igvmLoader))
         let host = ScriptedUpdateHost(payload: FirmwareUpdatePayload(format: format, image: image, opaque: nil))
         var flow = setup.makeFlow()
         try await setup.makeExecutor().run(.guestReset, flow: &flow, host: host)

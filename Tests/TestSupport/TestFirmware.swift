@@ -11,6 +11,8 @@ public enum TestFirmware {
         case badAddress = "VARIANT_BAD_ADDRESS"
         case noRequest = "VARIANT_NO_REQUEST"
         case latch = "VARIANT_LATCH"
+        /// Hands over stage 2 as an IGVM file (`FORMAT_IGVM`), built by `igvm-mgr igvm build`.
+        case igvm = "VARIANT_IGVM"
     }
 
     /// The assembled ROMs.
@@ -19,6 +21,8 @@ public enum TestFirmware {
         public var stage1: URL
         /// Stage 2's top (what stage 1 embeds); the full image is built by stage 1 in RAM.
         public var stage2Top: URL
+        /// `.igvm`: the IGVM file stage 1 hands over (the 64 KiB stage-2 ROM, native).
+        public var stage2IGVM: URL?
     }
 
     public static let sourceDirectory = TestPaths.packageRoot.appendingPathComponent("firmware/vmfwupdate-test")
@@ -41,6 +45,12 @@ public enum TestFirmware {
         public static var stage2AfterUpdate: String {
             stage2 + patternIntact + opaqueInRAM(opaqueText) + opaque(opaqueText)
         }
+        /// The whole debug-console log of a supervised start with one update: each instance's
+        /// output after the manager's marker line.
+        public static var logOfOneUpdate: String {
+            "--- igvm-mgr: launch 1 (start) ---\n" + stage1(boot: 1) + "igvm-mgr-test: stage1 requested update, resetting\n"
+                + "--- igvm-mgr: relaunch 2 (vmfwupdate) ---\n" + stage2AfterUpdate
+        }
     }
 
     /// What stage 1 puts in the opaque blob.
@@ -58,11 +68,29 @@ public enum TestFirmware {
         let source = sourceDirectory.path + "/"
         let stage2 = directory.appendingPathComponent("stage2.bin")
         try run(nasm, ["-f", "bin", "-I", source, "-o", stage2.path, source + "stage2.asm"])
+        var stage2IGVM: URL?
+        if variant == .igvm {
+            // The stage-2 firmware as a whole 64 KiB ROM (zeros below its top), as -bios boots it.
+            let rom = directory.appendingPathComponent("stage2.rom")
+            let top = try Data(contentsOf: stage2)
+            try (Data(count: 0x10000 - top.count) + top).write(to: rom)
+            stage2IGVM = directory.appendingPathComponent("stage2.igvm")
+            try buildIGVM(from: rom, to: stage2IGVM!)
+        }
         let stage1 = directory.appendingPathComponent("stage1\(variant.rawValue.isEmpty ? "" : "-" + variant.rawValue).rom")
         var arguments = ["-f", "bin", "-I", source, "-I", directory.path + "/", "-o", stage1.path]
         if !variant.rawValue.isEmpty { arguments.append("-D\(variant.rawValue)") }
         try run(nasm, arguments + [source + "stage1.asm"])
-        return Build(stage1: stage1, stage2Top: stage2)
+        return Build(stage1: stage1, stage2Top: stage2, stage2IGVM: stage2IGVM)
+    }
+
+    /// `igvm-mgr igvm build --firmware ROM --platform native -o OUTPUT`: a ROM as an IGVM file
+    /// whose pages end at 4 GiB, what a native guest boots with `igvm-cfg` instead of `-bios`.
+    public static func buildIGVM(from rom: URL, to output: URL) throws {
+        let result = try IGVMManagerBinary.run(["igvm", "build", "--firmware", rom.path, "--platform", "native", "-o", output.path])
+        guard result.status == 0 else {
+            throw MissingTool(description: "igvm-mgr igvm build --firmware \(rom.path) failed: \(result.stderr)")
+        }
     }
 
     private static func run(_ executable: String, _ arguments: [String]) throws {

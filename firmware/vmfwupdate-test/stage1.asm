@@ -15,6 +15,8 @@
 ; image at 2 GiB, beyond the test VM's RAM. VARIANT_NO_REQUEST leaves fw_image_addr at 0.
 ; VARIANT_LATCH sets DISABLE, waits until the manager has looked (it restores the read-only
 ; `capabilities` stage 1 zeroed), clears DISABLE and then writes a valid request.
+; VARIANT_IGVM hands over stage 2 as an IGVM file instead (FORMAT_IGVM): stage2.igvm, built by
+; `igvm-mgr igvm build --platform native` from the 64 KiB stage-2 ROM, copied to IMAGE_ADDR as is.
 bits 16
 %include "definitions.inc"
 org 0                           ; CS base is 0xFFFF0000 at reset: offsets are ROM offsets
@@ -31,6 +33,7 @@ org 0                           ; CS base is 0xFFFF0000 at reset: offsets are RO
 %define OPAQUE_ADDR       0x8000
 
 %define FORMAT_PLATFORM_ROM_HIGH 2      ; bit 33 of control, in its high dword
+%define FORMAT_IGVM_HIGH  1             ; bit 32 of control, in its high dword
 %define CTL_DISABLE       1
 
 stage1_start:
@@ -79,6 +82,19 @@ stage1_start:
     cmp edi, PATTERN_ADDR + PATTERN_SIZE
     jb .pattern
 
+%ifdef VARIANT_IGVM
+    ; The stage-2 image: the IGVM file, byte for byte.
+    mov ax, IMAGE_SEGMENT
+    mov es, ax
+    xor di, di
+    mov si, stage2_igvm
+    mov cx, STAGE2_IGVM_LENGTH
+.copy_igvm:
+    mov al, [cs:si]
+    stosb
+    inc si
+    loop .copy_igvm
+%else
     ; The stage-2 image: a 64 KiB platform ROM at IMAGE_ADDR, zeros below its assembled top.
     mov ax, IMAGE_SEGMENT
     mov es, ax
@@ -94,6 +110,8 @@ stage1_start:
     stosb
     inc si
     loop .copy_stage2
+
+%endif
 
     ; The opaque blob for stage 2.
     xor ax, ax
@@ -130,7 +148,11 @@ stage1_start:
 %else
     mov dword [es:edi + MB_CONTROL], 0
 %endif
+%ifdef VARIANT_IGVM
+    mov dword [es:edi + MB_CONTROL + 4], FORMAT_IGVM_HIGH
+%else
     mov dword [es:edi + MB_CONTROL + 4], FORMAT_PLATFORM_ROM_HIGH
+%endif
     mov eax, [rom_size]
     mov [es:edi + MB_ROM_SIZE], eax
     mov eax, [rom_size + 4]
@@ -145,6 +167,8 @@ stage1_start:
     mov dword [es:edi + MB_IMAGE_ADDR + 4], 0
 %ifdef VARIANT_BAD_SIZE
     mov dword [es:edi + MB_IMAGE_SIZE], 0xc000
+%elifdef VARIANT_IGVM
+    mov dword [es:edi + MB_IMAGE_SIZE], STAGE2_IGVM_LENGTH
 %else
     mov dword [es:edi + MB_IMAGE_SIZE], IMAGE_SIZE
 %endif
@@ -206,6 +230,12 @@ stage2_top:
     incbin "stage2.bin"
 %if ($ - stage2_top) != STAGE2_LENGTH
     %error "stage2.bin must be exactly STAGE2_LENGTH bytes"
+%endif
+
+%ifdef VARIANT_IGVM
+stage2_igvm:
+    incbin "stage2.igvm"
+STAGE2_IGVM_LENGTH equ $ - stage2_igvm
 %endif
 
     times 0xfff0 - ($ - $$) db 0

@@ -22,13 +22,16 @@ extension QEMULaunch {
     /// `args` asks for the same launch with `writeFiles: false`: the argv is identical, and
     /// nothing is written.
     ///
-    /// - Parameter vmFolder: the VM's folder in the state directory for the given name (where
-    ///   the interface's files go); `prepareFolder` runs before anything is written there.
+    /// - Parameters:
+    ///   - vmFolder: the VM's folder in the state directory for the given name (where the
+    ///     interface's files go); `prepareFolder` runs before anything is written there.
+    ///   - igvmLoader: the binary's probe (`start`), kept in the plan for the supervisor.
     public static func forStart(definition: VMDefinition, name: String?, vmFolder: (String) throws -> String,
                                 prepareFolder: () throws -> Void = {}, writeFiles: Bool = true,
-                                objectForm: CommandLineForm = .json) throws -> QEMULaunch {
+                                objectForm: CommandLineForm = .json, igvmLoader: IGVMLoaderProbe? = nil) throws -> QEMULaunch {
         let launch = try QEMULaunch(definition: definition, name: name, objectForm: objectForm)  // reports the plan's problems
-        guard let setup = try VMFWUpdateSetup(definition: definition, name: name, vmFolder: try vmFolder(launch.name)) else {
+        guard let setup = try VMFWUpdateSetup(definition: definition, name: name, vmFolder: try vmFolder(launch.name),
+                                              igvmLoader: igvmLoader) else {
             return launch
         }
         if writeFiles { try prepareFolder() }

@@ -128,6 +128,8 @@ public struct QEMULaunch: Sendable, Equatable {
 public struct ResetFlowSource: Sendable, Equatable {
     public var definitionFile: String
     public var definitionText: String
+    /// The binary's IGVM loader as `start` probed it: decides the `FORMAT_IGVM` offer.
+    public var igvmLoader: IGVMLoaderProbe?
 
     public init(definitionFile: String, definitionText: String) {
         self.definitionFile = definitionFile
@@ -137,9 +139,14 @@ public struct ResetFlowSource: Sendable, Equatable {
     public init?(json: JSON) {
         guard let file = json["definition-file"]?.stringValue, let text = json["definition-text"]?.stringValue else { return nil }
         self.init(definitionFile: file, definitionText: text)
+        igvmLoader = IGVMLoaderProbe(json: json["igvm-loader"])
     }
 
-    public var json: JSON { ["definition-file": .string(definitionFile), "definition-text": .string(definitionText)] }
+    public var json: JSON {
+        var o: JSONObject = ["definition-file": .string(definitionFile), "definition-text": .string(definitionText)]
+        if let igvmLoader { o["igvm-loader"] = igvmLoader.json }
+        return .object(o)
+    }
 
     /// The definition again, parsed as `start` parsed it.
     public func definition() throws(ConfigError) -> VMDefinition {

@@ -22,13 +22,18 @@ public struct VMFWUpdateSetup: Sendable {
     public let memory: GuestMemoryMap
     /// The IGVM check when IGVM images are offered.
     public let imageCheck: IGVMImageCheck?
+    /// What `start` found in the binary's probe (nil without a probe: `validate`, `args`).
+    public let igvmLoader: IGVMLoaderProbe?
 
     /// The setup for `definition`, or nil when the VM needs neither the interface nor the
     /// relaunch-on-reset policy (an ordinary guest without `[vmfwupdate] enabled`).
     ///
+    /// - Parameter igvmLoader: the binary's probe, which decides whether IGVM images are offered;
+    ///   nil (no probe: `validate`, `args`) lets `qemu.version` ≥ 10.1 decide as the declared target.
     /// - Throws: `LifecycleError.invalidInput` with the first of `problems(definition)`; `validate`
     ///   and `args` report the same problems, so a definition they accept never fails here.
-    public init?(definition: VMDefinition, name: String?, vmFolder: String) throws(LifecycleError) {
+    public init?(definition: VMDefinition, name: String?, vmFolder: String,
+                 igvmLoader: IGVMLoaderProbe? = nil) throws(LifecycleError) {
         guard Self.applies(to: definition) else { return nil }
         if let first = Self.problems(definition).first {
             throw LifecycleError.invalidInput(first.description)
@@ -43,18 +48,24 @@ public struct VMFWUpdateSetup: Sendable {
             throw .invalidInput("\(error)")
         }
         let romSize = Self.firmwareROMSize(definition)
-        // IGVM images only where the config names a QEMU with an IGVM loader (`qemu.version`
-        // ≥ 10.1): QEMU 10.0 has no igvm-cfg, so the relaunch would fail.
+        // IGVM images only where QEMU has an IGVM loader (`igvm-cfg`, QEMU 10.1 built with
+        // IGVM support): the relaunch on such an image needs it. The probe of the binary decides
+        // when `start` made one; otherwise the config's `qemu.version` is the declared target.
         var formats: Set<FirmwareImageFormat> = romSize > 0 ? [.platformROM] : []
-        let version = definition.qemu.version.flatMap(QEMUVersion.init)
-        if let version, version >= QEMUVersion.igvmSupport {
+        let loaderVersion: QEMUVersion? = if let igvmLoader {
+            igvmLoader.hasIGVMCfg ? igvmLoader.checkedVersion : nil
+        } else {
+            definition.qemu.version.flatMap(QEMUVersion.init).flatMap { $0 >= QEMUVersion.igvmSupport ? $0 : nil }
+        }
+        if let loaderVersion {
             formats.insert(.igvm)
             let target = ConfigValidation.igvmTarget(definition, objects: basePlan.objects)
-            imageCheck = IGVMImageCheck(platform: target.platform, qemuVersion: version, vcpus: definition.qemu.cpus,
+            imageCheck = IGVMImageCheck(platform: target.platform, qemuVersion: loaderVersion, vcpus: definition.qemu.cpus,
                                         expectedPolicy: target.policy)
         } else {
             imageCheck = nil
         }
+        self.igvmLoader = igvmLoader
         offer = VMFWUpdateOffer(formats: formats, firmwareROMSize: romSize)
         mailboxGPA = definition.vmfwupdate.enabled ? definition.vmfwupdate.mailbox : nil
     }
@@ -151,6 +162,7 @@ public struct VMFWUpdateSetup: Sendable {
         if writeFiles { Self.markConsoles(plan.consoles, number: number, firmware: firmware) }
         var launch = QEMULaunch(plan: plan, definition: definition, name: name)
         launch.startPaused = startPaused
+        launch.resetFlow?.igvmLoader = igvmLoader  // the supervisor offers what `start` decided
         switch firmware {
         case .provider:
             launch.launchMeasurement = definition.expectedLaunchMeasurement()
