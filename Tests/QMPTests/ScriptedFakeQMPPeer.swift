@@ -26,6 +26,7 @@ final class ScriptedFakeQMPPeer: @unchecked Sendable {
             var offset = 0
             while offset < bytes.count {
                 let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }  // a signal for another test's child
                 if n <= 0 { return }
                 offset += n
             }
@@ -47,6 +48,9 @@ final class ScriptedFakeQMPPeer: @unchecked Sendable {
             while true {
                 if let frame = try? decoder.nextFrame(), case .success(let json) = frame.decode() { return json }
                 let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+                // Tests run in parallel and spawn processes: a SIGCHLD handler (Foundation's
+                // Process installs one) interrupts a blocking read, which is not the client's end.
+                if n < 0 && errno == EINTR { continue }
                 if n <= 0 { return nil }
                 decoder.append(buffer[0..<n])
             }
@@ -80,13 +84,18 @@ final class ScriptedFakeQMPPeer: @unchecked Sendable {
         let fd = listenFD
         let done = finished
         Thread.detachNewThread {
-            let connFD = accept(fd, nil, nil)
+            var connFD: Int32
+            repeat { connFD = accept(fd, nil, nil) } while connFD < 0 && errno == EINTR
             if connFD >= 0 {
                 script(Connection(fd: connFD))
                 // Keep the connection open until the client closes it: a script that ends is
                 // not a peer that hangs up (tests that want EOF close explicitly).
                 var byte: UInt8 = 0
-                while read(connFD, &byte, 1) > 0 {}
+                while true {
+                    let n = read(connFD, &byte, 1)
+                    if n > 0 || (n < 0 && errno == EINTR) { continue }
+                    break
+                }
                 close(connFD)
             }
             done.signal()
