@@ -223,7 +223,7 @@ public actor Supervisor: SupervisorControl {
         let listener: Int32
         do { listener = try UnixListener.listen(at: paths.qmpSocket) } catch { throw LifecycleError(error) }
         defer { close(listener) }
-        let argv = launch.argv
+        let argv = launch.argv(monitor: .inheritedDescriptor, console: QEMULaunch.ConsoleEndpoint(paths))
         do {
             try AtomicFile.write((try? JSON.array(argv.map(JSON.string)).encoded(pretty: true)) ?? "[]", to: paths.argv)
         } catch { throw LifecycleError(error) }

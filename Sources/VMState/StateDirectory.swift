@@ -122,6 +122,10 @@ public struct VMPaths: Sendable, Equatable {
     public var qmpSocket: String { folder + "/qmp.sock" }
     /// The supervisor's control socket (speaks QMP).
     public var controlSocket: String { folder + "/control.sock" }
+    /// The guest's serial console (`[console]`): a socket QEMU listens on.
+    public var consoleSocket: String { folder + "/console.sock" }
+    /// Everything the guest printed on its serial console, appended across relaunches.
+    public var consoleLog: String { folder + "/console.log" }
     /// QEMU's stdout and stderr.
     public var qemuLog: String { folder + "/qemu.log" }
     /// The supervisor's own diagnostics.
@@ -131,4 +135,11 @@ public struct VMPaths: Sendable, Equatable {
     public var state: String { folder + "/state.json" }
     /// `flock`ed by the supervisor for its whole life (and by `start` before it).
     public var lock: String { folder + "/lock" }
+}
+
+extension QEMULaunch.ConsoleEndpoint {
+    /// The console socket and log in the VM's folder.
+    public init(_ paths: VMPaths) {
+        self.init(socket: paths.consoleSocket, log: paths.consoleLog)
+    }
 }

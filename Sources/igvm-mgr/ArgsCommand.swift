@@ -60,7 +60,8 @@ struct ArgsCommand: ParsableCommand {
         } catch {
             throw failure(error)
         }
-        let argv = launch.argv(monitor: qmpSocket.map { .socket(path: $0) } ?? .inheritedDescriptor)
+        let console = try? QEMULaunch.ConsoleEndpoint(directory.vm(launch.name))
+        let argv = launch.argv(monitor: qmpSocket.map { .socket(path: $0) } ?? .inheritedDescriptor, console: console)
         if output.json {
             Output.json(.array(argv.map(JSON.string)))
         } else {

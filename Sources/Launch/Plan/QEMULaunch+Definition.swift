@@ -53,6 +53,7 @@ extension QEMULaunch {
                                            encryptedState: ConfigValidation.igvmTarget(definition, objects: plan.objects).platform == .sevES),
             firmware: firmware, definitionSource: Folder.absolute(definition.file))
         self.plan = plan
+        console = definition.console != nil
         if VMFWUpdateSetup.applies(to: definition), let text = definition.sourceText {
             resetFlow = ResetFlowSource(definitionFile: Folder.absolute(definition.file), definitionText: text)
         }

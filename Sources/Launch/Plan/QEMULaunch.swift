@@ -34,6 +34,9 @@ public struct QEMULaunch: Sendable, Equatable {
     /// The typed plan `arguments` were rendered from, for the capability check before a start
     /// (`LaunchCapabilityCheck`); not kept in `plan.json`, which holds the rendered arguments.
     public var plan: LaunchPlan?
+    /// `[console]`: the first serial port goes to a socket in the VM's folder and is logged
+    /// there; the supervisor, which knows the folder, names both (`argv(monitor:console:)`).
+    public var console: Bool = false
 
     public init(name: String, binary: String, arguments: [String], requirements: HostRequirements = .init(accelerator: nil, confidentialType: nil),
                 firmware: String? = nil, definitionSource: String? = nil, startPaused: Bool = false) {
@@ -59,8 +62,8 @@ public struct QEMULaunch: Sendable, Equatable {
         for argument in arguments where Self.reservedOptions.contains(argument) || Self.reservedOptions.contains("-" + argument) {
             throw .invalidInput("the launch plan of \(name) uses \(argument), which the supervisor manages itself")
         }
-        if arguments.contains(where: { $0.contains("id=\(Self.monitorChardevID)") }) {
-            throw .invalidInput("the launch plan of \(name) uses the chardev id \(Self.monitorChardevID), reserved for the supervisor")
+        for id in [Self.monitorChardevID, Self.consoleChardevID] where arguments.contains(where: { $0.contains("id=\(id)") }) {
+            throw .invalidInput("the launch plan of \(name) uses the chardev id \(id), reserved for the supervisor")
         }
     }
 
@@ -73,10 +76,40 @@ public struct QEMULaunch: Sendable, Equatable {
         case socket(path: String)
     }
 
-    /// The exact argv the supervisor starts QEMU with.
+    /// The argv with the monitor on descriptor 3 and no console endpoint.
     public var argv: [String] { argv(monitor: .inheritedDescriptor) }
 
-    /// The argv with the monitor on `monitor`; everything else is what the supervisor runs.
+    /// The chardev id of the serial console; plans must not use it.
+    public static let consoleChardevID = "igvm-mgr-console"
+
+    /// Where the serial console of a `[console]` VM goes: a socket QEMU listens on (one client
+    /// at a time) and a log QEMU appends everything the guest prints to, whether or not a
+    /// client is attached (the chardev's `logfile`/`logappend`, chardev/char.c).
+    public struct ConsoleEndpoint: Sendable, Equatable {
+        public var socket: String
+        public var log: String
+
+        public init(socket: String, log: String) {
+            self.socket = socket
+            self.log = log
+        }
+
+        var arguments: [String] {
+            let chardev = KeyValueSyntax.render(implied: ("backend", "socket"), [
+                ("id", QEMULaunch.consoleChardevID), ("path", socket), ("server", "on"), ("wait", "off"),
+                ("logfile", log), ("logappend", "on"),
+            ])
+            return ["-chardev", chardev, "-serial", "chardev:\(QEMULaunch.consoleChardevID)"]
+        }
+    }
+
+    /// The argv with the monitor on `monitor` and, for a `[console]` VM, the console on
+    /// `console`; everything else is what the supervisor runs.
+    public func argv(monitor: Monitor, console endpoint: ConsoleEndpoint?) -> [String] {
+        argv(monitor: monitor) + (console ? endpoint?.arguments ?? [] : [])
+    }
+
+    /// The argv with the monitor on `monitor` (no console endpoint).
     public func argv(monitor: Monitor) -> [String] {
         let endpoint: (String, String) = switch monitor {
         case .inheritedDescriptor: ("fd", String(Self.monitorDescriptor))
@@ -98,6 +131,7 @@ public struct QEMULaunch: Sendable, Equatable {
         o["start-paused"] = .bool(startPaused)
         if let launchMeasurement { o["launch-measurement"] = launchMeasurement.json }
         if let resetFlow { o["reset-flow"] = resetFlow.json }
+        if console { o["console"] = .bool(true) }
         return .object(o)
     }
 
@@ -112,6 +146,7 @@ public struct QEMULaunch: Sendable, Equatable {
             firmware: json["firmware"]?.stringValue, definitionSource: json["definition-source"]?.stringValue,
             startPaused: json["start-paused"]?.boolValue ?? false)
         launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])
+        console = json["console"]?.boolValue ?? false
         if let flow = json["reset-flow"], flow != .null {
             guard let source = ResetFlowSource(json: flow) else {
                 throw .failed("the launch plan's reset-flow lacks definition-file or definition-text")
