@@ -12,6 +12,13 @@ import Testing
         return try JSON.decode(result.stdout).arrayValue?.compactMap(\.stringValue) ?? []
     }
 
+    /// Writes a 64 MiB TCG definition named `name` with `devices` (TOML) into `dir`; returns its path.
+    static func config(_ name: String, in dir: URL, devices: String) throws -> String {
+        let path = dir.appendingPathComponent("\(name).toml").path
+        try "name = \"\(name)\"\n[qemu]\naccel = \"tcg\"\nmemory = \"64M\"\n\(devices)".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     /// Disk file names holding `,`, `=` and a newline are the node's file name (query-block);
     /// the properties they spell (read-only, locking) are not set; the NIC's MAC is the derived
     /// one (qom-get) and the forwarding rule is QEMU's (info usernet).
@@ -21,19 +28,14 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let name = "d,read-only=on,file.locking=off=\nx.raw"
         FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data(count: 1 << 20))
-        let config = dir.appendingPathComponent("g.toml").path
-        try """
-            name = "g"
-            [qemu]
-            accel = "tcg"
-            memory = "64M"
+        let config = try Self.config("g", in: dir, devices: """
             [[disk]]
             file = \(JSON.string(name))
             format = "raw"
             [[nic]]
             type = "user"
             hostfwd = ["tcp:127.0.0.1:0-:22"]
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """)
         let qmp = dir.appendingPathComponent("qmp.sock").path
         let qemu = try QEMUInstance(argv: try Self.args(config, qmp: qmp))
         defer { qemu.kill() }
@@ -57,16 +59,11 @@ import Testing
         let dir = try TestPaths.makeTemporaryDirectory("gdev")
         defer { try? FileManager.default.removeItem(at: dir) }
         let rule = "tcp:127.0.0.1:0-:22,restrict=on\nx=y"
-        let config = dir.appendingPathComponent("h.toml").path
-        try """
-            name = "h"
-            [qemu]
-            accel = "tcg"
-            memory = "64M"
+        let config = try Self.config("h", in: dir, devices: """
             [[nic]]
             type = "user"
             hostfwd = [\(JSON.string(rule))]
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+            """)
         let qmp = dir.appendingPathComponent("qmp.sock").path
         let qemu = try QEMUInstance(argv: try Self.args(config, qmp: qmp))
         defer { qemu.kill() }
