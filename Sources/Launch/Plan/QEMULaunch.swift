@@ -126,6 +126,7 @@ public struct QEMULaunch: Sendable, Equatable {
         o["accelerator"] = requirements.accelerator.map(JSON.string) ?? .null
         o["confidential-type"] = requirements.confidentialType.map(JSON.string) ?? .null
         if requirements.encryptedState { o["encrypted-state"] = .bool(true) }
+        if let cid = requirements.vsockGuestCID { o["vsock-guest-cid"] = JSON(Int(cid)) }
         o["firmware"] = firmware.map(JSON.string) ?? .null
         o["definition-source"] = definitionSource.map(JSON.string) ?? .null
         o["start-paused"] = .bool(startPaused)
@@ -142,7 +143,8 @@ public struct QEMULaunch: Sendable, Equatable {
         self.init(
             name: name, binary: binary, arguments: arguments,
             requirements: HostRequirements(accelerator: json["accelerator"]?.stringValue, confidentialType: json["confidential-type"]?.stringValue,
-                                           encryptedState: json["encrypted-state"]?.boolValue ?? false),
+                                           encryptedState: json["encrypted-state"]?.boolValue ?? false,
+                                           vsockGuestCID: json["vsock-guest-cid"]?.intValue.flatMap(UInt32.init(exactly:))),
             firmware: json["firmware"]?.stringValue, definitionSource: json["definition-source"]?.stringValue,
             startPaused: json["start-paused"]?.boolValue ?? false)
         launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])
