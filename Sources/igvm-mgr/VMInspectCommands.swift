@@ -144,17 +144,19 @@ struct EventsCommand: AsyncParsableCommand {
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Print what QEMU wrote to stdout and stderr (--supervisor: the supervisor's own log).",
+        abstract: "Print what QEMU wrote to stdout and stderr (--supervisor: the supervisor's own log; --console: the guest's console).",
         discussion: LifecycleHelp.exitCodes)
 
     @Argument(help: "The VM name.") var name: String
     @Flag(help: "The supervisor's log instead of QEMU's.") var supervisor = false
+    @Flag(help: "What the guest printed on its serial console ([console]), kept across relaunches.") var console = false
     @Option(help: "Only the last N lines (0 to 1000000).", transform: NumericOption.integer(0...1_000_000))
     var tail: Int?
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
         let observation = try state.observe(name)
+        if console { return ConsoleLog.print(observation.paths, tail: tail) }
         let path = supervisor ? observation.paths.supervisorLog : observation.paths.qemuLog
         let bytes = (try? FileDescriptorIO.readFile(path)).flatMap { $0 } ?? []
         var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)

@@ -149,6 +149,39 @@ struct LinuxGuestCLITests {
         #expect(status.stdout.contains("ended by acpi"), "\(status.stdout)")
     }
 
+    /// `igvm-mgr console` on a pty (raw mode): a command typed there runs in the guest and its
+    /// output comes back; Ctrl-] detaches. A second attachment is refused until --force takes
+    /// the console over; `logs --console` prints what the guest printed.
+    @Test(.enabled(if: imagesBuilt, "run scripts/linux-guest/build first"))
+    func consoleOnAPty() async throws {
+        let guest = try Guest()
+        defer { guest.tearDown() }
+        #expect(try guest.run(["start", guest.config]).status == 0)
+        #expect(await guest.waitForPrompt(), "console: \(guest.console)")
+
+        let first = try PtyProcess(IGVMManagerBinary.path(), ["console", guest.name, "--state-dir", guest.stateDir])
+        #expect(await first.waitForOutput("Ctrl-] detaches"))
+        try first.type("echo pty-$((6 * 7))\r")
+        #expect(await first.waitForOutput("pty-42"), "\(first.output)")
+
+        let refused = try guest.run(["console", guest.name])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("attached elsewhere"), "\(refused.stderr)")
+
+        let second = try PtyProcess(IGVMManagerBinary.path(), ["console", guest.name, "--force", "--state-dir", guest.stateDir])
+        #expect(await first.waitForExit(), "the first attachment ends when --force takes over")
+        #expect(first.output.contains("taken over"))
+        #expect(await second.waitForOutput("Ctrl-] detaches"))
+        try second.type("echo second-$((6 * 7))\r")
+        #expect(await second.waitForOutput("second-42"), "\(second.output)")
+        try second.type("\u{1d}")
+        #expect(await second.waitForExit())
+        #expect(second.process.terminationStatus == 0)
+
+        let logs = try guest.run(["logs", guest.name, "--console", "--tail", "50"])
+        #expect(logs.stdout.contains("second-42"))
+    }
+
     /// Network: the guest's DHCP address from user-mode networking, and bytes exchanged with its
     /// echo service through the forwarded port. Then a guest `reboot` keeps the VM running (a
     /// RESET is recorded) and a guest `poweroff` ends it with the guest's reason.
@@ -243,5 +276,64 @@ struct LinuxGuestCLITests {
             received += buffer[..<n]
         }
         return String(decoding: received, as: UTF8.self)
+    }
+}
+
+/// A program with a pseudo-terminal as its stdin, stdout and stderr, as a user's shell runs it.
+final class PtyProcess: @unchecked Sendable {
+    let process = Process()
+    private let master: Int32
+    private var collected: [UInt8] = []
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        // posix_openpt/grantpt/unlockpt/ptsname by hand (Swift's Glibc module lacks them):
+        // the multiplexer, unlock (TIOCSPTLCK 0), the number (TIOCGPTN) names /dev/pts/N.
+        master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC)
+        var unlock: Int32 = 0
+        var number: UInt32 = 0
+        // _IOW('T', 0x31, int) and _IOR('T', 0x30, unsigned int), include/uapi/asm-generic/ioctls.h.
+        let TIOCSPTLCK: UInt = 0x4004_5431, TIOCGPTN: UInt = 0x8004_5430
+        guard master >= 0, ioctl(master, TIOCSPTLCK, &unlock) == 0, ioctl(master, TIOCGPTN, &number) == 0 else {
+            throw CommandFailed(description: "no pseudo-terminal")
+        }
+        let slave = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        guard slave >= 0 else { throw CommandFailed(description: "cannot open the pty") }
+        let handle = FileHandle(fileDescriptor: slave, closeOnDealloc: true)
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardInput = handle
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+        close(master)
+    }
+
+    /// Everything the program wrote so far (reads what is waiting, without blocking).
+    var output: String {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var fds = [pollfd(fd: master, events: Int16(POLLIN), revents: 0)]
+        while poll(&fds, 1, 0) > 0 && fds[0].revents & Int16(POLLIN) != 0 {
+            let n = read(master, &buffer, buffer.count)
+            if n <= 0 { break }
+            collected += buffer[..<n]
+        }
+        return String(decoding: collected, as: UTF8.self)
+    }
+
+    func type(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard write(master, bytes, bytes.count) == bytes.count else { throw CommandFailed(description: "pty write failed") }
+    }
+
+    func waitForOutput(_ text: String, timeout: Double = 30) async -> Bool {
+        await eventually(timeout: .seconds(timeout)) { self.output.contains(text) }
+    }
+
+    func waitForExit(timeout: Double = 15) async -> Bool {
+        await eventually(timeout: .seconds(timeout)) { !self.process.isRunning }
     }
 }
