@@ -86,6 +86,7 @@ struct StatusCommand: AsyncParsableCommand {
             ["started", s?.startedAt ?? "-"],
             ["uptime", o.uptimeSeconds.map(Table.duration) ?? "-"],
         ]
+        rows += DeviceRows.rows(report.devices)
         if let exit = s?.lastExit {
             rows.append(["last exit", "\(exit.termination), \(exit.reason)" + (exit.stopStep.map { ", ended by \($0)" } ?? "") + " at \(exit.at)"])
             for line in exit.outputTail.suffix(5) { rows.append(["", "qemu: \(line)"]) }
@@ -96,6 +97,33 @@ struct StatusCommand: AsyncParsableCommand {
             for event in report.lastEvents { Output.line("  " + EventText.line(event)) }
         }
     }
+}
+
+/// `status`'s lines for the guest's devices: one per disk and NIC, the vsock CID, the console.
+enum DeviceRows {
+    static func rows(_ devices: JSON) -> [[String]] {
+        guard devices != .null else { return [] }
+        var rows: [[String]] = []
+        for (i, disk) in (devices["disks"]?.arrayValue ?? []).enumerated() {
+            let ro = disk["readonly"] == true ? ", read-only" : ""
+            rows.append([i == 0 ? "disks" : "", "\(disk["file"]?.stringValue ?? "?") (\(disk["format"]?.stringValue ?? "?"), \(disk["interface"]?.stringValue ?? "?")\(ro))"])
+        }
+        for (i, nic) in (devices["nics"]?.arrayValue ?? []).enumerated() {
+            let type = nic["type"]?.stringValue ?? "?"
+            let detail = type == "tap" ? "ifname \(nic["ifname"]?.stringValue ?? "?")"
+                : "hostfwd " + ((nic["hostfwd"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: " ").nonEmpty ?? "none")
+            rows.append([i == 0 ? "nics" : "", "\(type) \(nic["mac"]?.stringValue ?? "?") \(detail)"])
+        }
+        if let cid = devices["vsock-guest-cid"]?.intValue { rows.append(["vsock", "guest-cid \(cid)"]) }
+        if let socket = devices["console"]?["socket"]?.stringValue {
+            rows.append(["console", "\(socket) (log \(devices["console"]?["log"]?.stringValue ?? "?"))"])
+        }
+        return rows
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
 }
 
 /// `igvm-mgr events NAME`.

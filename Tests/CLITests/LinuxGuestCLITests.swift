@@ -142,6 +142,15 @@ struct LinuxGuestCLITests {
         #expect(started.status == 0, "\(started.stderr)")
         #expect(await guest.waitForPrompt(), "console: \(guest.console)")
         #expect(try await guest.exchange("echo answer-$((6 * 7))", expect: "answer-42"))
+        // status lists the devices: disk, NIC with its MAC and forwarded port, the console.
+        let devices = try JSON.decode(try guest.run(["status", guest.name, "--json"]).stdout)["devices"]
+        #expect(devices?["disks"]?[0]?["format"] == "raw")
+        #expect(devices?["disks"]?[0]?["interface"] == "virtio-blk")
+        #expect(devices?["nics"]?[0]?["hostfwd"]?[0]?.stringValue == "tcp:127.0.0.1:\(guest.port)-:7777")
+        #expect(devices?["nics"]?[0]?["mac"]?.stringValue?.count == 17)
+        #expect(devices?["console"]?["log"]?.stringValue == guest.consoleLog)
+        let text = try guest.run(["status", guest.name]).stdout
+        #expect(text.contains("disks:") && text.contains("nics:") && text.contains("console:"), "\(text)")
         let stopped = try guest.run(["stop", guest.name])
         #expect(stopped.status == 0)
         #expect(stopped.stdout.contains("ended by acpi"), "\(stopped.stdout) \(stopped.stderr)")

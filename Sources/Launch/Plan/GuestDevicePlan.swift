@@ -80,6 +80,26 @@ struct GuestDevicePlan {
         }
     }
 
+    /// What `status` lists: disks (file, format, interface), NICs (type, MAC, forwarded ports or
+    /// tap interface) and the vsock CID, as `plan.json` keeps them.
+    static func summary(_ d: VMDefinition) -> JSON {
+        let disks: [JSON] = d.disks.map { disk in
+            ["file": .string(disk.file), "format": .string(disk.format.rawValue), "interface": .string(disk.interface.rawValue),
+             "readonly": .bool(disk.readonly)]
+        }
+        let nics: [JSON] = d.nics.enumerated().map { i, nic in
+            var o: JSONObject = ["type": .string(nic.backend.type), "model": .string(nic.model),
+                                 "mac": .string(nic.mac ?? MACAddress.derived(vmName: d.name, index: i).description)]
+            switch nic.backend {
+            case .user(let hostfwd): o["hostfwd"] = .array(hostfwd.map(JSON.string))
+            case .tap(let ifname): o["ifname"] = .string(ifname)
+            }
+            return .object(o)
+        }
+        return ["disks": .array(disks), "nics": .array(nics),
+                "vsock-guest-cid": d.vsock.map { JSON(Int($0.guestCID)) } ?? .null]
+    }
+
     /// A disk as two `-blockdev` nodes, protocol (`file`) and format, as libvirt does; the format
     /// is always named, so QEMU never probes an image the guest can write.
     static func diskNodes(_ disk: DiskSettings, name: String) -> [JSONObject] {

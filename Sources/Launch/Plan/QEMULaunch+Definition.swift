@@ -55,6 +55,7 @@ extension QEMULaunch {
             firmware: firmware, definitionSource: Folder.absolute(definition.file))
         self.plan = plan
         console = definition.console != nil
+        devices = GuestDevicePlan.summary(definition)
         if VMFWUpdateSetup.applies(to: definition), let text = definition.sourceText {
             resetFlow = ResetFlowSource(definitionFile: Folder.absolute(definition.file), definitionText: text)
         }

@@ -37,6 +37,8 @@ public struct QEMULaunch: Sendable, Equatable {
     /// `[console]`: the first serial port goes to a socket in the VM's folder and is logged
     /// there; the supervisor, which knows the folder, names both (`argv(monitor:console:)`).
     public var console: Bool = false
+    /// The guest's disks, NICs and vsock CID as `status` lists them (`GuestDevicePlan.summary`).
+    public var devices: JSON = .null
 
     public init(name: String, binary: String, arguments: [String], requirements: HostRequirements = .init(accelerator: nil, confidentialType: nil),
                 firmware: String? = nil, definitionSource: String? = nil, startPaused: Bool = false) {
@@ -133,6 +135,7 @@ public struct QEMULaunch: Sendable, Equatable {
         if let launchMeasurement { o["launch-measurement"] = launchMeasurement.json }
         if let resetFlow { o["reset-flow"] = resetFlow.json }
         if console { o["console"] = .bool(true) }
+        if devices != .null { o["devices"] = devices }
         return .object(o)
     }
 
@@ -149,6 +152,7 @@ public struct QEMULaunch: Sendable, Equatable {
             startPaused: json["start-paused"]?.boolValue ?? false)
         launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])
         console = json["console"]?.boolValue ?? false
+        devices = json["devices"] ?? .null
         if let flow = json["reset-flow"], flow != .null {
             guard let source = ResetFlowSource(json: flow) else {
                 throw .failed("the launch plan's reset-flow lacks definition-file or definition-text")
