@@ -138,8 +138,9 @@ public struct VMPaths: Sendable, Equatable {
 }
 
 extension QEMULaunch.ConsoleEndpoint {
-    /// The console socket and log in the VM's folder.
-    public init(_ paths: VMPaths) {
-        self.init(socket: paths.consoleSocket, log: paths.consoleLog)
+    /// The console log in the VM's folder and its socket: the supervisor's descriptor, or
+    /// (`inheritedSocket: false`, for a command line run by hand) the socket's path there.
+    public init(_ paths: VMPaths, inheritedSocket: Bool = true) {
+        self.init(socket: inheritedSocket ? .inheritedDescriptor : .socket(path: paths.consoleSocket), log: paths.consoleLog)
     }
 }

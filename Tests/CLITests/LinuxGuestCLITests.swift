@@ -156,6 +156,12 @@ struct LinuxGuestCLITests {
         #expect(stopped.stdout.contains("ended by acpi"), "\(stopped.stdout) \(stopped.stderr)")
         let status = try guest.run(["status", guest.name])
         #expect(status.stdout.contains("ended by acpi"), "\(status.stdout)")
+
+        // The console log is kept across runs: a second boot appends to it.
+        #expect(try guest.run(["start", guest.config]).status == 0)
+        let twice = await eventually(timeout: .seconds(90)) { guest.console.components(separatedBy: "igvm-guest: ready").count == 3 }
+        #expect(twice, "\(guest.console)")
+        #expect(guest.console.contains("answer-42"))
     }
 
     /// `igvm-mgr console` on a pty (raw mode): a command typed there runs in the guest and its

@@ -84,21 +84,30 @@ public struct QEMULaunch: Sendable, Equatable {
     /// The chardev id of the serial console; plans must not use it.
     public static let consoleChardevID = "igvm-mgr-console"
 
-    /// Where the serial console of a `[console]` VM goes: a socket QEMU listens on (one client
-    /// at a time) and a log QEMU appends everything the guest prints to, whether or not a
-    /// client is attached (the chardev's `logfile`/`logappend`, chardev/char.c).
+    /// The descriptor number QEMU finds the console's listening socket on.
+    public static let consoleDescriptor: Int32 = 4
+
+    /// Where the serial console of a `[console]` VM goes: a listening socket in the VM's folder
+    /// (one client at a time) and a log QEMU appends everything the guest prints to, whether or
+    /// not a client is attached (the chardev's `logfile`/`logappend`, chardev/char.c).
     public struct ConsoleEndpoint: Sendable, Equatable {
-        public var socket: String
+        /// The socket: the supervisor creates it and hands QEMU the listening descriptor (as
+        /// with the monitor), or, to run the command line by hand, QEMU creates it at a path.
+        public var socket: Monitor
         public var log: String
 
-        public init(socket: String, log: String) {
+        public init(socket: Monitor, log: String) {
             self.socket = socket
             self.log = log
         }
 
         var arguments: [String] {
+            let endpoint: (String, String) = switch socket {
+            case .inheritedDescriptor: ("fd", String(QEMULaunch.consoleDescriptor))
+            case .socket(let path): ("path", path)
+            }
             let chardev = KeyValueSyntax.render(implied: ("backend", "socket"), [
-                ("id", QEMULaunch.consoleChardevID), ("path", socket), ("server", "on"), ("wait", "off"),
+                ("id", QEMULaunch.consoleChardevID), endpoint, ("server", "on"), ("wait", "off"),
                 ("logfile", log), ("logappend", "on"),
             ])
             return ["-chardev", chardev, "-serial", "chardev:\(QEMULaunch.consoleChardevID)"]
