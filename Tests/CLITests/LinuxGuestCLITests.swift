@@ -9,8 +9,9 @@ import Glibc
 
 /// The small Linux guest of scripts/linux-guest/build (Debian's kernel, a busybox initramfs)
 /// under real QEMU (TCG), driven as a user drives it: `igvm-mgr start`, its serial console,
-/// its disk and network, `stop`, and the guest's own `reboot` and `poweroff`.
-@Suite("Linux guest (real QEMU)")
+/// its disk and network, `stop`, and the guest's own `reboot` and `poweroff`. One guest at a
+/// time: each TCG boot takes a core, and several at once starve the timing of other suites.
+@Suite("Linux guest (real QEMU)", .serialized)
 struct LinuxGuestCLITests {
     /// The guest's images; the tests are skipped (with a message) when they were not built.
     static let images = TestPaths.packageRoot.appendingPathComponent("configs/images/linux").path
