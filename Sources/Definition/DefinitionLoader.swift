@@ -58,12 +58,13 @@ extension VMDefinition {
 }
 
 /// Reads each table of a definition in turn (the schema lives here and in docs/config.md).
-private struct DefinitionReader {
+struct DefinitionReader {
     let root: TableReader
     let file: String
     let defaultName: String
 
-    static let topLevelKeys = ["name", "qemu", "confidential", "firmware", "igvm", "kernel", "memory-backend", "vmfwupdate"]
+    static let topLevelKeys = ["name", "qemu", "confidential", "firmware", "igvm", "kernel", "memory-backend", "vmfwupdate",
+                                "disk", "nic", "vsock", "console"]
 
     func read() -> VMDefinition {
         var name = defaultName
@@ -72,7 +73,7 @@ private struct DefinitionReader {
         } else if !root.has("name") && !VMName.isValid(defaultName) {
             root.problem("name", "missing, and the file name \(JSONQuoted(defaultName)) is not a valid VM name: \(VMName.rule)")
         }
-        let definition = VMDefinition(
+        var definition = VMDefinition(
             file: file, name: name,
             qemu: root.table("qemu").map(readQEMU) ?? QEMUSettings(),
             confidential: root.table("confidential").flatMap(readConfidential),
@@ -80,6 +81,7 @@ private struct DefinitionReader {
             kernel: root.table("kernel").flatMap(readKernel),
             memoryBackend: root.table("memory-backend").flatMap(readMemoryBackend),
             vmfwupdate: root.table("vmfwupdate").map(readVMFWUpdate) ?? VMFWUpdateSettings())
+        readDevices(into: &definition)
         root.finish(allowed: Self.topLevelKeys)
         return definition
     }

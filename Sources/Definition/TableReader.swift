@@ -137,6 +137,48 @@ final class TableReader {
         return TableReader(entries: entries, path: keyPath(key), problems: problems, baseDirectory: baseDirectory)
     }
 
+    /// An array of tables (`[[key]]`), each with its index in the path (`disk[0]`); empty when absent.
+    func tables(_ key: String) -> [TableReader] {
+        guard let node = value(key) else { return [] }
+        guard case .array(let items) = node, items.allSatisfy({ if case .table = $0 { true } else { false } }) else {
+            problem(key, "expected an array of tables ([[\(keyPath(key))]]), got \(node.described)")
+            return []
+        }
+        return items.enumerated().compactMap { index, item in
+            guard case .table(let entries) = item else { return nil }
+            return TableReader(entries: entries, path: "\(keyPath(key))[\(index)]", problems: problems, baseDirectory: baseDirectory)
+        }
+    }
+
+    /// An array of strings; nil when absent or not one.
+    func strings(_ key: String, expected: String) -> [String]? {
+        guard let node = value(key) else { return nil }
+        guard case .array(let items) = node else {
+            problem(key, "expected \(expected), got \(node.described)")
+            return nil
+        }
+        var out: [String] = []
+        for item in items {
+            guard case .string(let s) = item else {
+                problem(key, "expected \(expected), got an element that is \(item.described)")
+                return nil
+            }
+            out.append(s)
+        }
+        return out
+    }
+
+    /// One of `choices` (e.g. an enum's raw values); a problem names them all.
+    func choice<T: RawRepresentable & CaseIterable>(_ key: String, as type: T.Type) -> T? where T.RawValue == String {
+        let names = T.allCases.map { JSONQuoted($0.rawValue) }.joined(separator: ", ")
+        guard let s = string(key, expected: "one of \(names)") else { return nil }
+        guard let value = T(rawValue: s) else {
+            problem(key, "expected one of \(names), got \(JSONQuoted(s))")
+            return nil
+        }
+        return value
+    }
+
     /// Reports every key that no accessor read. `allowed` lists the keys this table knows, for the message.
     func finish(allowed: [String]) {
         for (key, _) in entries where !read.contains(key) {

@@ -20,6 +20,14 @@ public struct VMDefinition: Sendable {
     public var memoryBackend: MemoryBackendSettings?
     /// `[vmfwupdate]`: whether the guest may bring its own firmware.
     public var vmfwupdate: VMFWUpdateSettings
+    /// `[[disk]]`, in file order.
+    public var disks: [DiskSettings] = []
+    /// `[[nic]]`, in file order.
+    public var nics: [NICSettings] = []
+    /// `[vsock]`.
+    public var vsock: VsockSettings?
+    /// `[console]`.
+    public var console: ConsoleSettings?
     /// The TOML text this definition was parsed from (nil when built in code): what `start`
     /// hands the supervisor, so that it sees the definition that was validated.
     public var sourceText: String?

@@ -133,6 +133,9 @@ public struct Lifecycle: Sendable {
         /// QEMU's `query-status`, when its monitor could be reached.
         public var qmpStatus: JSON?
         public var lastEvents: [JSON]
+        /// The guest's devices from the VM's `plan.json`: `disks`, `nics`, `vsock-guest-cid`
+        /// and `console` (its socket and log, or null).
+        public var devices: JSON = .null
 
         public var json: JSON {
             var o = observation.json.objectValue ?? [:]
@@ -147,6 +150,7 @@ public struct Lifecycle: Sendable {
             o["error"] = state?.error.map(JSON.string) ?? .null
             o["vmfwupdate"] = state?.vmfwupdate?.json ?? .null
             o["last-events"] = .array(lastEvents)
+            o["devices"] = devices
             return .object(o)
         }
     }
@@ -160,7 +164,14 @@ public struct Lifecycle: Sendable {
             qmpStatus = try? await session.execute("query-status", nil, timeout: Self.statusProbeTimeout)
             await session.close()
         }
-        return StatusReport(observation: observation, qmpStatus: qmpStatus, lastEvents: EventLog.tail(observation.paths.eventLog, count: events))
+        var report = StatusReport(observation: observation, qmpStatus: qmpStatus, lastEvents: EventLog.tail(observation.paths.eventLog, count: events))
+        if let bytes = try? FileDescriptorIO.readFile(observation.paths.plan), let plan = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
+           var devices = plan.devices.objectValue {
+            devices["console"] = plan.console
+                ? ["socket": .string(observation.paths.consoleSocket), "log": .string(observation.paths.consoleLog)] : .null
+            report.devices = .object(devices)
+        }
+        return report
     }
 
     /// Runs one QMP command through `name`'s control socket.

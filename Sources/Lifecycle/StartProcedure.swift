@@ -92,6 +92,8 @@ public struct StartProcedure: Sendable {
             if let definitionText { try AtomicFile.write(definitionText, to: paths.definition) }
             try AtomicFile.write((try? launch.json.encoded(pretty: true)) ?? "{}", to: paths.plan)
         } catch { throw LifecycleError(error) }
+        // After our plan.json is written: of two starts racing for one CID, neither misses the other.
+        try checkVsockCID(of: launch)
         var initial = (try? VMState.read(paths.state)) ?? nil ?? VMState(name: launch.name, phase: .starting)
         initial.phase = .starting
         initial.error = nil
@@ -141,6 +143,20 @@ public struct StartProcedure: Sendable {
             return result
         case .supervisorDied:
             throw await settleAfterSupervisorDeath(paths, name: launch.name, supervisorPID: supervisorPID)
+        }
+    }
+
+    /// Refuses a `[vsock]` guest CID that another running (or starting) VM of this state
+    /// directory uses: vhost-vsock would refuse it only when QEMU opens the device
+    /// (drivers/vhost/vsock.c, `vhost_vsock_set_cid()`: EADDRINUSE), after the VM was set up.
+    func checkVsockCID(of launch: QEMULaunch) throws(LifecycleError) {
+        guard let cid = launch.requirements.vsockGuestCID else { return }
+        for name in stateDirectory.vmNames() where name != launch.name {
+            guard let other = try? stateDirectory.vm(name), VMLock.isHeld(other.lock),
+                  let bytes = try? FileDescriptorIO.readFile(other.plan),
+                  let plan = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
+                  plan.requirements.vsockGuestCID == cid else { continue }
+            throw .busy("VM \(launch.name): vsock guest-cid \(cid) is already used by running VM \(name)")
         }
     }
 

@@ -17,19 +17,40 @@ public struct VmfwupdateDevice: Sendable, Hashable {
     }
 }
 
+/// A guest-facing device the launch plan builds from a definition (a disk, a NIC, vsock):
+/// driver, id and properties typed as QEMU's JSON `-device` reads them (booleans as booleans,
+/// OnOffAuto as `"on"`).
+public struct GuestDevice: Sendable, Hashable {
+    public var driver: String
+    public var id: String
+    public var properties: JSONObject
+
+    public init(driver: String, id: String, properties: JSONObject = JSONObject()) {
+        self.driver = driver
+        self.id = id
+        self.properties = properties
+    }
+
+    /// virtio-pci devices: the ones `iommu_platform` and `disable-legacy` apply to.
+    public var isVirtioPCI: Bool { driver.hasPrefix("virtio-") && driver.hasSuffix("-pci") || driver.hasPrefix("vhost-") && driver.hasSuffix("-pci") }
+}
+
 /// A `-device` igvm-mgr models.
 public enum Device: Sendable, Hashable {
     case vmfwupdate(VmfwupdateDevice)
+    case guest(GuestDevice)
 
     public var driver: String {
         switch self {
         case .vmfwupdate: return VmfwupdateDevice.driver
+        case .guest(let d): return d.driver
         }
     }
 
     public var id: String? {
         switch self {
         case .vmfwupdate(let d): return d.id
+        case .guest(let d): return d.id
         }
     }
 
@@ -40,6 +61,8 @@ public enum Device: Sendable, Hashable {
             var p = JSONObject()
             p["disable"] = d.disable.map { JSON($0) }
             return p
+        case .guest(let d):
+            return d.properties
         }
     }
 

@@ -229,13 +229,20 @@ public actor Supervisor: SupervisorControl {
         let listener: Int32
         do { listener = try UnixListener.listen(at: paths.qmpSocket) } catch { throw LifecycleError(error) }
         defer { close(listener) }
-        let argv = launch.argv
+        // [console]: a listening socket we create (private, like the monitor's) and QEMU serves.
+        var console: Int32?
+        if launch.console {
+            do { console = try UnixListener.listen(at: paths.consoleSocket) } catch { throw LifecycleError(error) }
+        }
+        defer { if let console { close(console) } }
+        let argv = launch.argv(monitor: .inheritedDescriptor, console: QEMULaunch.ConsoleEndpoint(paths))
         do {
             try AtomicFile.write((try? JSON.array(argv.map(JSON.string)).encoded(pretty: true)) ?? "[]", to: paths.argv)
         } catch { throw LifecycleError(error) }
         run.output = QEMUOutputLog(path: paths.qemuLog, binary: launch.binary)
         var request = SpawnRequest(executable: launch.binary, arguments: Array(argv.dropFirst()), logPath: paths.qemuLog)
         request.inheritedDescriptors = [(listener, QEMULaunch.monitorDescriptor)]
+            + (console.map { [($0, QEMULaunch.consoleDescriptor)] } ?? [])
         FaultPoint.beforeSpawn.reach()
         let child = try ProcessSpawner.spawnGated(request)
         let pid = child.pid

@@ -122,6 +122,10 @@ public struct VMPaths: Sendable, Equatable {
     public var qmpSocket: String { folder + "/qmp.sock" }
     /// The supervisor's control socket (speaks QMP).
     public var controlSocket: String { folder + "/control.sock" }
+    /// The guest's serial console (`[console]`): a socket QEMU listens on.
+    public var consoleSocket: String { folder + "/console.sock" }
+    /// Everything the guest printed on its serial console, appended across relaunches.
+    public var consoleLog: String { folder + "/console.log" }
     /// QEMU's stdout and stderr.
     public var qemuLog: String { folder + "/qemu.log" }
     /// The supervisor's own diagnostics.
@@ -131,4 +135,12 @@ public struct VMPaths: Sendable, Equatable {
     public var state: String { folder + "/state.json" }
     /// `flock`ed by the supervisor for its whole life (and by `start` before it).
     public var lock: String { folder + "/lock" }
+}
+
+extension QEMULaunch.ConsoleEndpoint {
+    /// The console log in the VM's folder and its socket: the supervisor's descriptor, or
+    /// (`inheritedSocket: false`, for a command line run by hand) the socket's path there.
+    public init(_ paths: VMPaths, inheritedSocket: Bool = true) {
+        self.init(socket: inheritedSocket ? .inheritedDescriptor : .socket(path: paths.consoleSocket), log: paths.consoleLog)
+    }
 }

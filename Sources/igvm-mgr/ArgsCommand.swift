@@ -60,7 +60,9 @@ struct ArgsCommand: ParsableCommand {
         } catch {
             throw failure(error)
         }
-        let argv = launch.argv(monitor: qmpSocket.map { .socket(path: $0) } ?? .inheritedDescriptor)
+        // By hand (--qmp-socket), QEMU creates the console socket too; else the supervisor's descriptor.
+        let console = try? QEMULaunch.ConsoleEndpoint(directory.vm(launch.name), inheritedSocket: qmpSocket == nil)
+        let argv = launch.argv(monitor: qmpSocket.map { .socket(path: $0) } ?? .inheritedDescriptor, console: console)
         if output.json {
             Output.json(.array(argv.map(JSON.string)))
         } else {

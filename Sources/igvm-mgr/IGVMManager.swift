@@ -8,7 +8,7 @@ struct IGVMManager: AsyncParsableCommand {
         abstract: "Manage QEMU confidential virtual machines (SEV, SEV-ES, SEV-SNP, IGVM).",
         subcommands: [
             StartCommand.self, StopCommand.self, DestroyCommand.self,
-            ListCommand.self, StatusCommand.self, EventsCommand.self, LogsCommand.self,
+            ListCommand.self, StatusCommand.self, EventsCommand.self, LogsCommand.self, ConsoleCommand.self,
             CleanupCommand.self, SuperviseCommand.self,
             QMPShellCommand.self,
             CapsCommand.self,

@@ -86,6 +86,7 @@ struct StatusCommand: AsyncParsableCommand {
             ["started", s?.startedAt ?? "-"],
             ["uptime", o.uptimeSeconds.map(Table.duration) ?? "-"],
         ]
+        rows += DeviceRows.rows(report.devices)
         if let exit = s?.lastExit {
             rows.append(["last exit", "\(exit.termination), \(exit.reason)" + (exit.stopStep.map { ", ended by \($0)" } ?? "") + " at \(exit.at)"])
             for line in exit.outputTail.suffix(5) { rows.append(["", "qemu: \(line)"]) }
@@ -96,6 +97,33 @@ struct StatusCommand: AsyncParsableCommand {
             for event in report.lastEvents { Output.line("  " + EventText.line(event)) }
         }
     }
+}
+
+/// `status`'s lines for the guest's devices: one per disk and NIC, the vsock CID, the console.
+enum DeviceRows {
+    static func rows(_ devices: JSON) -> [[String]] {
+        guard devices != .null else { return [] }
+        var rows: [[String]] = []
+        for (i, disk) in (devices["disks"]?.arrayValue ?? []).enumerated() {
+            let ro = disk["readonly"] == true ? ", read-only" : ""
+            rows.append([i == 0 ? "disks" : "", "\(disk["file"]?.stringValue ?? "?") (\(disk["format"]?.stringValue ?? "?"), \(disk["interface"]?.stringValue ?? "?")\(ro))"])
+        }
+        for (i, nic) in (devices["nics"]?.arrayValue ?? []).enumerated() {
+            let type = nic["type"]?.stringValue ?? "?"
+            let detail = type == "tap" ? "ifname \(nic["ifname"]?.stringValue ?? "?")"
+                : "hostfwd " + ((nic["hostfwd"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: " ").nonEmpty ?? "none")
+            rows.append([i == 0 ? "nics" : "", "\(type) \(nic["mac"]?.stringValue ?? "?") \(detail)"])
+        }
+        if let cid = devices["vsock-guest-cid"]?.intValue { rows.append(["vsock", "guest-cid \(cid)"]) }
+        if let socket = devices["console"]?["socket"]?.stringValue {
+            rows.append(["console", "\(socket) (log \(devices["console"]?["log"]?.stringValue ?? "?"))"])
+        }
+        return rows
+    }
+}
+
+extension String {
+    var nonEmpty: String? { isEmpty ? nil : self }
 }
 
 /// `igvm-mgr events NAME`.
@@ -144,17 +172,19 @@ struct EventsCommand: AsyncParsableCommand {
 struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
-        abstract: "Print what QEMU wrote to stdout and stderr (--supervisor: the supervisor's own log).",
+        abstract: "Print what QEMU wrote to stdout and stderr (--supervisor: the supervisor's own log; --console: the guest's console).",
         discussion: LifecycleHelp.exitCodes)
 
     @Argument(help: "The VM name.") var name: String
     @Flag(help: "The supervisor's log instead of QEMU's.") var supervisor = false
+    @Flag(help: "What the guest printed on its serial console ([console]), kept across relaunches.") var console = false
     @Option(help: "Only the last N lines (0 to 1000000).", transform: NumericOption.integer(0...1_000_000))
     var tail: Int?
     @OptionGroup var state: StateDirectoryOption
 
     func run() async throws {
         let observation = try state.observe(name)
+        if console { return ConsoleLog.print(observation.paths, tail: tail) }
         let path = supervisor ? observation.paths.supervisorLog : observation.paths.qemuLog
         let bytes = (try? FileDescriptorIO.readFile(path)).flatMap { $0 } ?? []
         var lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)

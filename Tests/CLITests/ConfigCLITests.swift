@@ -227,6 +227,12 @@ private let validSNP = """
                                                "-o", dir.appendingPathComponent("images/\(build.file)").path] + build.arguments)
             #expect(r.status == 0, "\(r.stderr)")
         }
+        if name == "linux-tcg" {
+            // Its kernel, initrd and disk, as scripts/linux-guest/build leaves them.
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("images"), withIntermediateDirectories: true)
+            try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("images/linux").path,
+                withDestinationPath: TestPaths.packageRoot.appendingPathComponent("configs/images/linux").path)
+        }
         let r = try IGVMManagerBinary.run(["validate", "--json", config])
         #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
         let levels = try JSON.decode(r.stdout)["problems"]?.arrayValue?.compactMap { $0["level"]?.stringValue } ?? []

@@ -138,7 +138,7 @@ private func problems(_ text: String) -> [String] {
         ("[qemu]\nmemory = 512", #"configs/x.toml: qemu.memory: expected a size string like "4G" or "512M" (suffix K, M, G or T), got integer 512"#),
         ("[qemu]\nmemory = \"512\"", #"configs/x.toml: qemu.memory: expected a size string like "4G" or "512M" (suffix K, M, G or T), got string "512""#),
         // unknown keys, at the top and in a table
-        ("nmae = \"a\"", "configs/x.toml: nmae: unknown key (expected one of: name, qemu, confidential, firmware, igvm, kernel, memory-backend, vmfwupdate)"),
+        ("nmae = \"a\"", "configs/x.toml: nmae: unknown key (expected one of: name, qemu, confidential, firmware, igvm, kernel, memory-backend, vmfwupdate, disk, nic, vsock, console)"),
         ("[qemu]\ncpu = 2", "configs/x.toml: qemu.cpu: unknown key (expected one of: binary, machine, accel, memory, cpus, cpu-model, debugcon, serial, version)"),
         ("[firmware]\nbios = \"a\"\nbois = \"b\"", "configs/x.toml: firmware.bois: unknown key (expected one of: bios, pflash0, pflash1)"),
         // a table where a value belongs, and the reverse

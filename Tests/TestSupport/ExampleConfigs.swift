@@ -3,7 +3,7 @@ import Foundation
 /// The example VM definitions shipped under configs/.
 public enum ExampleConfigs {
     /// Names (file names without `.toml`) of every example.
-    public static let all = ["tcg-plain", "snp-ovmf", "snp-igvm", "sev-es", "native-igvm", "nocc"]
+    public static let all = ["tcg-plain", "snp-ovmf", "snp-igvm", "sev-es", "native-igvm", "nocc", "linux-tcg"]
 
     /// The examples this host can start: TCG, no SEV, QEMU 10.0 (no igvm-cfg).
     public static let startableHere = ["tcg-plain"]

@@ -18,11 +18,15 @@ public struct HostRequirements: Sendable, Equatable {
     /// policy selects it (target/i386/sev.c, `sev_es_enabled()`), and KVM needs its `sev_es`
     /// parameter as well as `sev`.
     public var encryptedState: Bool
+    /// `[vsock] guest-cid`: the host needs `/dev/vhost-vsock`, and no other running VM of the
+    /// state directory may use the CID.
+    public var vsockGuestCID: UInt32?
 
-    public init(accelerator: String?, confidentialType: String?, encryptedState: Bool = false) {
+    public init(accelerator: String?, confidentialType: String?, encryptedState: Bool = false, vsockGuestCID: UInt32? = nil) {
         self.accelerator = accelerator
         self.confidentialType = confidentialType
         self.encryptedState = encryptedState
+        self.vsockGuestCID = vsockGuestCID
     }
 }
 
@@ -63,6 +67,9 @@ public enum HostChecks {
             problems.append("\(why) needs /dev/kvm, which does not exist on this host (is the kvm module loaded?)")
         } else if needsKVM && !host.canOpenReadWrite("/dev/kvm") {
             problems.append("/dev/kvm exists but this user cannot open it read-write (add the user to the kvm group)")
+        }
+        if requirements.vsockGuestCID != nil && !host.canOpenReadWrite("/dev/vhost-vsock") {
+            problems.append("[vsock] needs /dev/vhost-vsock read-write (the vhost_vsock module), which \(host.exists("/dev/vhost-vsock") ? "this user cannot open" : "does not exist on this host")")
         }
         if let type = requirements.confidentialType, isSEV(type) {
             if !host.exists("/dev/sev") {

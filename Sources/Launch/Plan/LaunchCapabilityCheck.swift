@@ -25,6 +25,9 @@ public enum LaunchCapabilityCheck {
             missing += capabilities.problems(creating: plan.machine.type, properties: references)
         }
         for device in plan.devices {
+            // Devices the probe did not look at closely (virtio-blk-pci, …) need only exist
+            // (`qom-list-types`); their properties are QEMU's to check.
+            if capabilities.deviceProperties[device.driver] == nil && capabilities.types.contains(device.driver) { continue }
             missing += problems(capabilities, type: device.driver, properties: device.properties.keys,
                                 propertiesKnown: capabilities.deviceProperties[device.driver] != nil)
         }

@@ -31,6 +31,8 @@ public struct LaunchPlan: Sendable, Hashable {
     public var objectForm: CommandLineForm = .json
     /// `-blockdev` nodes (JSON form), e.g. pflash images.
     public var blockdevs: [JSONObject] = []
+    /// `-netdev` backends (JSON form), the NICs' host side.
+    public var netdevs: [JSONObject] = []
     /// `-bios FILE`, nil for none.
     public var bios: String?
     /// `-kernel`, `-initrd`, `-append`.
@@ -79,6 +81,7 @@ public struct LaunchPlan: Sendable, Hashable {
         a += ["-smp", String(cpus)]
         for object in objects { a += ["-object", object.commandLineArgument(form: objectForm)] }
         for node in blockdevs { a += ["-blockdev", (try? JSON.object(node).encoded()) ?? "{}"] }
+        for netdev in netdevs { a += ["-netdev", (try? JSON.object(netdev).encoded()) ?? "{}"] }
         if let bios { a += ["-bios", bios] }
         if let kernel {
             a += ["-kernel", kernel.kernel]

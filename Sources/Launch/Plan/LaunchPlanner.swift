@@ -80,11 +80,15 @@ extension LaunchPlan {
             objects.append(QOMObject(IgvmCfg(id: IDs.igvm, file: file)))
             machine.igvmCfg = IDs.igvm
         }
+        let guestDevices = GuestDevicePlan(d)
+        problems += guestDevices.problems
         guard complete else { return (nil, problems) }
 
         var plan = LaunchPlan(binary: binary, machine: machine, accel: d.qemu.accel, cpuModel: d.qemu.cpuModel,
                               memory: d.qemu.memory, cpus: d.qemu.cpus, objects: objects, qmpSocket: qmpSocket)
-        plan.blockdevs = blockdevs
+        plan.blockdevs = blockdevs + guestDevices.blockdevs
+        plan.netdevs = guestDevices.netdevs
+        plan.devices = guestDevices.devices
         plan.bios = bios
         plan.kernel = d.kernel
         if let serial = d.qemu.serial { plan.consoles.append(FileConsole(kind: .serial, path: serial)) }

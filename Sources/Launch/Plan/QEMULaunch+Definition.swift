@@ -53,9 +53,12 @@ extension QEMULaunch {
         self.init(
             name: name ?? definition.name, binary: plan.binary, arguments: plan.arguments,
             requirements: HostRequirements(accelerator: plan.accel, confidentialType: definition.confidential?.type.rawValue,
-                                           encryptedState: ConfigValidation.igvmTarget(definition, objects: plan.objects).platform == .sevES),
+                                           encryptedState: ConfigValidation.igvmTarget(definition, objects: plan.objects).platform == .sevES,
+                                           vsockGuestCID: definition.vsock?.guestCID),
             firmware: firmware, definitionSource: Folder.absolute(definition.file))
         self.plan = plan
+        console = definition.console != nil
+        devices = GuestDevicePlan.summary(definition)
         if VMFWUpdateSetup.applies(to: definition), let text = definition.sourceText {
             resetFlow = ResetFlowSource(definitionFile: Folder.absolute(definition.file), definitionText: text)
         }

@@ -34,6 +34,11 @@ public struct QEMULaunch: Sendable, Equatable {
     /// The typed plan `arguments` were rendered from, for the capability check before a start
     /// (`LaunchCapabilityCheck`); not kept in `plan.json`, which holds the rendered arguments.
     public var plan: LaunchPlan?
+    /// `[console]`: the first serial port goes to a socket in the VM's folder and is logged
+    /// there; the supervisor, which knows the folder, names both (`argv(monitor:console:)`).
+    public var console: Bool = false
+    /// The guest's disks, NICs and vsock CID as `status` lists them (`GuestDevicePlan.summary`).
+    public var devices: JSON = .null
 
     public init(name: String, binary: String, arguments: [String], requirements: HostRequirements = .init(accelerator: nil, confidentialType: nil),
                 firmware: String? = nil, definitionSource: String? = nil, startPaused: Bool = false) {
@@ -59,8 +64,8 @@ public struct QEMULaunch: Sendable, Equatable {
         for argument in arguments where Self.reservedOptions.contains(argument) || Self.reservedOptions.contains("-" + argument) {
             throw .invalidInput("the launch plan of \(name) uses \(argument), which the supervisor manages itself")
         }
-        if arguments.contains(where: { $0.contains("id=\(Self.monitorChardevID)") }) {
-            throw .invalidInput("the launch plan of \(name) uses the chardev id \(Self.monitorChardevID), reserved for the supervisor")
+        for id in [Self.monitorChardevID, Self.consoleChardevID] where arguments.contains(where: { $0.contains("id=\(id)") }) {
+            throw .invalidInput("the launch plan of \(name) uses the chardev id \(id), reserved for the supervisor")
         }
     }
 
@@ -73,10 +78,49 @@ public struct QEMULaunch: Sendable, Equatable {
         case socket(path: String)
     }
 
-    /// The exact argv the supervisor starts QEMU with.
+    /// The argv with the monitor on descriptor 3 and no console endpoint.
     public var argv: [String] { argv(monitor: .inheritedDescriptor) }
 
-    /// The argv with the monitor on `monitor`; everything else is what the supervisor runs.
+    /// The chardev id of the serial console; plans must not use it.
+    public static let consoleChardevID = "igvm-mgr-console"
+
+    /// The descriptor number QEMU finds the console's listening socket on.
+    public static let consoleDescriptor: Int32 = 4
+
+    /// Where the serial console of a `[console]` VM goes: a listening socket in the VM's folder
+    /// (one client at a time) and a log QEMU appends everything the guest prints to, whether or
+    /// not a client is attached (the chardev's `logfile`/`logappend`, chardev/char.c).
+    public struct ConsoleEndpoint: Sendable, Equatable {
+        /// The socket: the supervisor creates it and hands QEMU the listening descriptor (as
+        /// with the monitor), or, to run the command line by hand, QEMU creates it at a path.
+        public var socket: Monitor
+        public var log: String
+
+        public init(socket: Monitor, log: String) {
+            self.socket = socket
+            self.log = log
+        }
+
+        var arguments: [String] {
+            let endpoint: (String, String) = switch socket {
+            case .inheritedDescriptor: ("fd", String(QEMULaunch.consoleDescriptor))
+            case .socket(let path): ("path", path)
+            }
+            let chardev = KeyValueSyntax.render(implied: ("backend", "socket"), [
+                ("id", QEMULaunch.consoleChardevID), endpoint, ("server", "on"), ("wait", "off"),
+                ("logfile", log), ("logappend", "on"),
+            ])
+            return ["-chardev", chardev, "-serial", "chardev:\(QEMULaunch.consoleChardevID)"]
+        }
+    }
+
+    /// The argv with the monitor on `monitor` and, for a `[console]` VM, the console on
+    /// `console`; everything else is what the supervisor runs.
+    public func argv(monitor: Monitor, console endpoint: ConsoleEndpoint?) -> [String] {
+        argv(monitor: monitor) + (console ? endpoint?.arguments ?? [] : [])
+    }
+
+    /// The argv with the monitor on `monitor` (no console endpoint).
     public func argv(monitor: Monitor) -> [String] {
         let endpoint: (String, String) = switch monitor {
         case .inheritedDescriptor: ("fd", String(Self.monitorDescriptor))
@@ -93,11 +137,14 @@ public struct QEMULaunch: Sendable, Equatable {
         o["accelerator"] = requirements.accelerator.map(JSON.string) ?? .null
         o["confidential-type"] = requirements.confidentialType.map(JSON.string) ?? .null
         if requirements.encryptedState { o["encrypted-state"] = .bool(true) }
+        if let cid = requirements.vsockGuestCID { o["vsock-guest-cid"] = JSON(Int(cid)) }
         o["firmware"] = firmware.map(JSON.string) ?? .null
         o["definition-source"] = definitionSource.map(JSON.string) ?? .null
         o["start-paused"] = .bool(startPaused)
         if let launchMeasurement { o["launch-measurement"] = launchMeasurement.json }
         if let resetFlow { o["reset-flow"] = resetFlow.json }
+        if console { o["console"] = .bool(true) }
+        if devices != .null { o["devices"] = devices }
         return .object(o)
     }
 
@@ -108,10 +155,13 @@ public struct QEMULaunch: Sendable, Equatable {
         self.init(
             name: name, binary: binary, arguments: arguments,
             requirements: HostRequirements(accelerator: json["accelerator"]?.stringValue, confidentialType: json["confidential-type"]?.stringValue,
-                                           encryptedState: json["encrypted-state"]?.boolValue ?? false),
+                                           encryptedState: json["encrypted-state"]?.boolValue ?? false,
+                                           vsockGuestCID: json["vsock-guest-cid"]?.intValue.flatMap(UInt32.init(exactly:))),
             firmware: json["firmware"]?.stringValue, definitionSource: json["definition-source"]?.stringValue,
             startPaused: json["start-paused"]?.boolValue ?? false)
         launchMeasurement = ExpectedLaunchMeasurement(json: json["launch-measurement"])
+        console = json["console"]?.boolValue ?? false
+        devices = json["devices"] ?? .null
         if let flow = json["reset-flow"], flow != .null {
             guard let source = ResetFlowSource(json: flow) else {
                 throw .failed("the launch plan's reset-flow lacks definition-file or definition-text")

@@ -1,0 +1,105 @@
+import Foundation
+import JSON
+import TestSupport
+import Testing
+
+/// The guest devices of a definition under the real QEMU (TCG, -S), started from exactly the
+/// argv `igvm-mgr args` prints: values reach QEMU as data, never as new properties.
+@Suite struct GuestDeviceQEMUTests {
+    static func args(_ config: String, qmp: String) throws -> [String] {
+        let result = try IGVMManagerBinary.run(["args", config, "--json", "--qmp-socket", qmp, "--state-dir", "/tmp/im-unused"])
+        guard result.status == 0 else { throw QMPSocketExchange.Failure(description: "args failed: \(result.stderr)") }
+        return try JSON.decode(result.stdout).arrayValue?.compactMap(\.stringValue) ?? []
+    }
+
+    /// Writes a 64 MiB TCG definition named `name` with `devices` (TOML) into `dir`; returns its path.
+    static func config(_ name: String, in dir: URL, devices: String) throws -> String {
+        let path = dir.appendingPathComponent("\(name).toml").path
+        try "name = \"\(name)\"\n[qemu]\naccel = \"tcg\"\nmemory = \"64M\"\n\(devices)".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    /// Disk file names holding `,`, `=` and a newline are the node's file name (query-block);
+    /// the properties they spell (read-only, locking) are not set; the NIC's MAC is the derived
+    /// one (qom-get) and the forwarding rule is QEMU's (info usernet).
+    @Test func diskNamesAndHostfwdAreData() throws {
+        _ = try QEMU.binary()
+        let dir = try TestPaths.makeTemporaryDirectory("gdev")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let name = "d,read-only=on,file.locking=off=\nx.raw"
+        FileManager.default.createFile(atPath: dir.appendingPathComponent(name).path, contents: Data(count: 1 << 20))
+        let config = try Self.config("g", in: dir, devices: """
+            [[disk]]
+            file = \(JSON.string(name))
+            format = "raw"
+            [[nic]]
+            type = "user"
+            hostfwd = ["tcp:127.0.0.1:0-:22"]
+            """)
+        let qmp = dir.appendingPathComponent("qmp.sock").path
+        let qemu = try QEMUInstance(argv: try Self.args(config, qmp: qmp))
+        defer { qemu.kill() }
+        let session = try QMPSocketExchange(path: qmp, process: qemu.process)
+        let blocks = try session.execute("query-block")["return"]?.arrayValue ?? []
+        let disk = try #require(blocks.first { $0["qdev"]?.stringValue?.contains("disk0") == true }, "\(blocks)")
+        #expect(disk["inserted"]?["file"]?.stringValue == dir.appendingPathComponent(name).path)
+        #expect(disk["inserted"]?["ro"] == false, "read-only=on was injected: \(disk)")
+        let mac = try session.execute("qom-get", arguments: ["path": "/machine/peripheral/net0", "property": "mac"])
+        #expect(mac["return"]?.stringValue?.count == 17)
+        let usernet = try session.execute("human-monitor-command", arguments: ["command-line": "info usernet"])
+        #expect(usernet["return"]?.stringValue?.contains("HOST_FORWARD") == true, "\(usernet)")
+        _ = try session.execute("quit")
+        #expect(qemu.waitForExit())
+    }
+
+    /// A hostfwd value with `,`, `=` and a newline is one forwarding rule's text, not a netdev
+    /// option string: `restrict=on` sets nothing (info network) and there is one rule (info usernet).
+    @Test func hostfwdIsOneRule() throws {
+        _ = try QEMU.binary()
+        let dir = try TestPaths.makeTemporaryDirectory("gdev")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let rule = "tcp:127.0.0.1:0-:22,restrict=on\nx=y"
+        let config = try Self.config("h", in: dir, devices: """
+            [[nic]]
+            type = "user"
+            hostfwd = [\(JSON.string(rule))]
+            """)
+        let qmp = dir.appendingPathComponent("qmp.sock").path
+        let qemu = try QEMUInstance(argv: try Self.args(config, qmp: qmp))
+        defer { qemu.kill() }
+        let session = try QMPSocketExchange(path: qmp, process: qemu.process)
+        let network = try session.execute("human-monitor-command", arguments: ["command-line": "info network"])
+        #expect(network["return"]?.stringValue?.contains("type=user,net=10.0.2.0,restrict=off") == true, "\(network)")
+        let usernet = try session.execute("human-monitor-command", arguments: ["command-line": "info usernet"])
+        let rules = usernet["return"]?.stringValue?.components(separatedBy: "HOST_FORWARD").count ?? 0
+        #expect(rules == 2, "exactly one forwarding rule: \(usernet)")
+        _ = try session.execute("quit")
+        #expect(qemu.waitForExit())
+    }
+
+    /// An SNP definition with a disk and a NIC: `args` shows iommu_platform and disable-legacy
+    /// on both devices (and no NIC option ROM).
+    @Test func snpArgsShowTheTransportRule() throws {
+        let dir = try TestPaths.makeTemporaryDirectory("gdev")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        FileManager.default.createFile(atPath: dir.appendingPathComponent("d.raw").path, contents: Data(count: 4096))
+        let config = dir.appendingPathComponent("snp.toml").path
+        try (String(contentsOfFile: ExampleConfigs.path("snp-ovmf"), encoding: .utf8) + """
+
+            [[disk]]
+            file = "\(dir.path)/d.raw"
+            format = "raw"
+            [[nic]]
+            type = "user"
+            """).write(toFile: config, atomically: true, encoding: .utf8)
+        let argv = try Self.args(config, qmp: dir.appendingPathComponent("q.sock").path)
+        let devices = zip(argv, argv.dropFirst()).filter { $0.0 == "-device" }.compactMap { try? JSON.decode($0.1) }
+        let disk = try #require(devices.first { $0["driver"] == "virtio-blk-pci" })
+        let nic = try #require(devices.first { $0["driver"] == "virtio-net-pci" })
+        for device in [disk, nic] {
+            #expect(device["iommu_platform"] == true, "\(device)")
+            #expect(device["disable-legacy"] == "on", "\(device)")
+        }
+        #expect(nic["romfile"] == "")
+    }
+}
