@@ -41,7 +41,7 @@ struct VsockStartTests {
         }
         try procedure.checkVsockCID(of: try launch("b", cid: 8))
         try procedure.checkVsockCID(of: try launch("a", cid: 7))  // its own record
-        _ = try await sandbox.lifecycle.stop("a", mode: .quit, timeout: 10)
+        _ = try await sandbox.lifecycle.stop("a", mode: .quit, timeout: .seconds(10))
         #expect(try await sandbox.waitForSupervisorExit("a"))
         try procedure.checkVsockCID(of: try launch("b", cid: 7))
     }
