@@ -140,6 +140,19 @@ private let deviceTables: [(name: String, table: String, virtioIDs: [String])] =
         #expect(plan.devices.map { $0.deviceAddArguments()["mac"] } == [.string(mac.description), "02:00:00:00:00:07"])
     }
 
+    @Test("a NIC's default MAC follows the VM name in use: one file started under two names gives two addresses")
+    func macFollowsTheNameInUse() throws {
+        let d = try definition("name = \"web\"\n[qemu]\naccel = \"tcg\"\nbinary = \"/usr/bin/qemu-system-x86_64\"\n[[nic]]\ntype = \"user\"\n")
+        func mac(_ name: String?) throws -> String? {
+            let launch = try QEMULaunch(definition: d, name: name)
+            let device = try #require(launch.arguments.firstIndex(of: "-device").map { launch.arguments[$0 + 1] })
+            return try JSON.decode(device)["mac"]?.stringValue
+        }
+        #expect(try mac(nil) == MACAddress.derived(vmName: "web", index: 0).description)
+        #expect(try mac("web-2") == MACAddress.derived(vmName: "web-2", index: 0).description)
+        #expect(try mac("web-2") != mac(nil))
+    }
+
     @Test func definitionProblems() {
         let cases: [(String, String)] = [
             ("[[disk]]\nfile = \"d\"\n", "disk[0].format: missing"),

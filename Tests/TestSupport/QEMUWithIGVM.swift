@@ -1,6 +1,7 @@
 import Foundation
 
-/// A QEMU built with IGVM support (QEMU 10.1 or newer with libigvm), named by
+/// A QEMU built with IGVM support (QEMU 10.2 or newer with libigvm: the tests load native
+/// guests, which QEMU's IGVM loader takes from 10.2; 10.1 loads only confidential ones), named by
 /// `IGVM_MGR_TEST_QEMU_IGVM`. The installed Debian QEMU has none, so the tests that need one
 /// are skipped, naming the variable, when it is unset.
 public enum QEMUWithIGVM {
@@ -12,7 +13,7 @@ public enum QEMUWithIGVM {
         return path
     }
 
-    public static let skipReason = "\(variable) is not set: give it a qemu-system-x86_64 built with IGVM support"
+    public static let skipReason = "\(variable) is not set: give it a qemu-system-x86_64 10.2 or newer built with IGVM support"
 
     /// Starts `binary` with the IGVM file as a native guest (no confidential-guest object, TCG)
     /// on `machine` with `memory` (as -m takes it), stopped (-S), and quits it over QMP on stdin:

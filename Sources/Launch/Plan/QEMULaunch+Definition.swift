@@ -7,6 +7,7 @@ extension QEMULaunch {
     /// The launch of a loaded VM definition (`name` overrides the definition's), through the
     /// config's launch plan. The supervisor supplies the monitor and `-S` itself.
     public init(definition: VMDefinition, name: String?, objectForm: CommandLineForm = .json) throws(LifecycleError) {
+        let definition = definition.named(name)
         var plan: LaunchPlan
         do {
             plan = try LaunchPlan(definition: definition, qmpSocket: nil)
@@ -62,5 +63,17 @@ extension QEMULaunch {
         if VMFWUpdateSetup.applies(to: definition), let text = definition.sourceText {
             resetFlow = ResetFlowSource(definitionFile: Folder.absolute(definition.file), definitionText: text)
         }
+    }
+}
+
+extension VMDefinition {
+    /// This definition as the VM `name` runs it (`start --name`): what derives from the VM's
+    /// name, such as its NICs' default MAC addresses, follows the name in use, so two VMs started
+    /// from one file under different names never share an address.
+    public func named(_ name: String?) -> VMDefinition {
+        guard let name else { return self }
+        var named = self
+        named.name = name
+        return named
     }
 }

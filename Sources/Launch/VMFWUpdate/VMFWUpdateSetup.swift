@@ -38,8 +38,9 @@ public struct VMFWUpdateSetup: Sendable {
         if let first = Self.problems(definition).first {
             throw LifecycleError.invalidInput(first.description)
         }
+        let definition = definition.named(name)
         self.definition = definition
-        self.name = name ?? definition.name
+        self.name = definition.name
         do { basePlan = try LaunchPlan(definition: definition, qmpSocket: nil) } catch {
             throw .invalidInput(error.problems.map(\.description).joined(separator: "\n"))
         }
