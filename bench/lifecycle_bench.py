@@ -49,6 +49,19 @@ def wait_gone(pid, timeout=30.0):
         time.sleep(0.002)
 
 
+def quit_all(monitors, pidfiles):
+    """Sends `quit` on every monitor and waits for each QEMU to be gone; returns the seconds."""
+    t0 = time.monotonic()
+    pids = [int(open(path).read()) for path in pidfiles]
+    for s, f in monitors:
+        f.write('{"execute": "quit"}\n'); f.flush()
+    for pid in pids:
+        wait_gone(pid)
+    for s, f in monitors:
+        s.close()
+    return time.monotonic() - t0
+
+
 def bare(qemu, n, folder):
     t0 = time.monotonic()
     for i in range(n):
@@ -56,14 +69,7 @@ def bare(qemu, n, folder):
                         "-daemonize", "-pidfile", f"{folder}/b{i}.pid"], check=True)
     monitors = [qmp_ready(f"{folder}/b{i}.sock") for i in range(n)]
     t1 = time.monotonic()
-    pids = [int(open(f"{folder}/b{i}.pid").read()) for i in range(n)]
-    for s, f in monitors:
-        f.write('{"execute": "quit"}\n'); f.flush()
-    for pid in pids:
-        wait_gone(pid)
-    for s, f in monitors:
-        s.close()
-    return t1 - t0, time.monotonic() - t1
+    return t1 - t0, quit_all(monitors, [f"{folder}/b{i}.pid" for i in range(n)])
 
 
 def bare_parallel(qemu, n, folder):
@@ -77,14 +83,7 @@ def bare_parallel(qemu, n, folder):
     with ThreadPoolExecutor(max_workers=n) as pool:
         monitors = list(pool.map(lambda i: qmp_ready(f"{folder}/p{i}.sock"), range(n)))
     t1 = time.monotonic()
-    pids = [int(open(f"{folder}/p{i}.pid").read()) for i in range(n)]
-    for s, f in monitors:
-        f.write('{"execute": "quit"}\n'); f.flush()
-    for pid in pids:
-        wait_gone(pid)
-    for s, f in monitors:
-        s.close()
-    return t1 - t0, time.monotonic() - t1
+    return t1 - t0, quit_all(monitors, [f"{folder}/p{i}.pid" for i in range(n)])
 
 
 def rss_kib(pid):
