@@ -126,9 +126,12 @@ public final class QMPClient: Sendable {
                 // Bounded like the greeting: a peer that greets and then stops answering (a
                 // supervisor frozen by SIGSTOP right after its greeting) must not hold connect.
                 // Closing the channel fails the id-less command as interrupted.
+                // The watchdog looks at the command itself (on the event loop that routes its
+                // reply), not at this task: a task resumed late on a busy machine must not find
+                // a negotiated connection closed under it.
                 let timeout = configuration.greetingTimeout
                 let watchdog = channel.eventLoop.scheduleTask(in: .nanoseconds(timeout.nanoseconds)) {
-                    channel.close(promise: nil)
+                    if core.state.withLock({ !$0.idless.isEmpty }) { channel.close(promise: nil) }
                 }
                 defer { watchdog.cancel() }
                 _ = try await core.execute(
