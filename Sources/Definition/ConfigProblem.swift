@@ -1,4 +1,3 @@
-import FileAccess
 import ObjectModel
 
 /// One thing wrong with a VM definition: which file, which key, what was expected.

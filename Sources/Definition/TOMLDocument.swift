@@ -1,4 +1,3 @@
-import FileAccess
 import TOMLKit
 
 /// A parsed TOML document as plain Swift values.

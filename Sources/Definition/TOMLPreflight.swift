@@ -1,4 +1,3 @@
-import FileAccess
 /// Refuses, before toml++ sees them, the invalid documents toml++ cannot be trusted with.
 ///
 /// toml++ 3.x (the copy TOMLKit 0.6.0 bundles) guards some of its parser's steps only with

@@ -1,4 +1,3 @@
-import FileAccess
 /// One VM as its TOML file under `configs/` describes it (see docs/config.md).
 ///
 /// Paths are already absolute (resolved against the config file's folder); values are checked

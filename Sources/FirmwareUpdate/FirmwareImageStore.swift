@@ -1,7 +1,4 @@
-import Supervisor
-import VMState
 import Launch
-import Definition
 import FileAccess
 import Crypto
 import Foundation

@@ -1,8 +1,5 @@
 import Supervisor
-import VMState
 import Launch
-import Definition
-import FileAccess
 import Foundation
 import Numerals
 import JSON

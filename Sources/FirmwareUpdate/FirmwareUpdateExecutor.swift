@@ -1,8 +1,5 @@
 import Supervisor
-import VMState
 import Launch
-import Definition
-import FileAccess
 import Foundation
 
 /// What the executor needs from whoever owns the QEMU instance (the supervisor, or a test).

@@ -1,8 +1,6 @@
 import Supervisor
 import VMState
 import Launch
-import Definition
-import FileAccess
 import JSON
 
 /// One entry for the event log (and an `x-igvm-mgr` event on the control socket).

@@ -1,5 +1,4 @@
 import Launch
-import Definition
 import Numerals
 
 /// The manager's side of the mailbox when guest RAM is a file (`GuestRAMFile`): it restores the

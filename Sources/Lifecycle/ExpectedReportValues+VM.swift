@@ -1,8 +1,5 @@
-import FirmwareUpdate
 import Supervisor
-import Capabilities
 import Definition
-import FileAccess
 import JSON
 import Launch
 import ObjectModel

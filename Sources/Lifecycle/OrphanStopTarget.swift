@@ -1,10 +1,5 @@
-import FirmwareUpdate
 import Supervisor
 import VMState
-import Launch
-import Capabilities
-import Definition
-import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,4 +1,3 @@
-import FileAccess
 import Launch
 import ObjectModel
 import VMState

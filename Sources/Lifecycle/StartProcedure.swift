@@ -3,7 +3,6 @@ import Supervisor
 import VMState
 import Launch
 import Capabilities
-import Definition
 import FileAccess
 #if canImport(Glibc)
 import Glibc

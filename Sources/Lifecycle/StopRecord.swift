@@ -2,9 +2,6 @@ import FirmwareUpdate
 import Supervisor
 import VMState
 import Launch
-import Capabilities
-import Definition
-import FileAccess
 /// What `state.json` must say after the CLI ended a VM without its supervisor's help (the
 /// supervisor was gone, hung, or unreachable) — a pure function of the record found and of what
 /// the CLI did, so that the phase `list` shows afterwards is the truth.

@@ -2,8 +2,6 @@ import FirmwareUpdate
 import Supervisor
 import VMState
 import Launch
-import Capabilities
-import Definition
 import FileAccess
 #if canImport(Glibc)
 import Glibc

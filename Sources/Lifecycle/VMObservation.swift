@@ -2,9 +2,6 @@ import FirmwareUpdate
 import Supervisor
 import VMState
 import Launch
-import Capabilities
-import Definition
-import FileAccess
 import JSON
 
 /// The phase `list` and `status` show: a recorded `VMPhase`, or what the processes say when the

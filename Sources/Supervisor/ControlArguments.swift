@@ -1,6 +1,4 @@
-import VMState
 import Launch
-import FileAccess
 import JSON
 import QMP
 

@@ -1,6 +1,5 @@
 import VMState
 import Launch
-import FileAccess
 import JSON
 import QMP
 

@@ -1,6 +1,3 @@
-import VMState
-import Launch
-import FileAccess
 import QMP
 import JSON
 

@@ -1,6 +1,3 @@
-import VMState
-import Launch
-import FileAccess
 import Synchronization
 
 /// A value that becomes known once (QEMU's exit status, say), awaited by any number of tasks,

@@ -1,4 +1,3 @@
-import VMState
 import Launch
 import FileAccess
 import Numerals

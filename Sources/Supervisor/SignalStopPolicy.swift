@@ -1,6 +1,4 @@
-import VMState
 import Launch
-import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif

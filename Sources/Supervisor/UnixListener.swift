@@ -1,5 +1,3 @@
-import VMState
-import Launch
 import FileAccess
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,3 @@
-import Launch
-import Definition
 import FileAccess
 import JSON
 #if canImport(Glibc)

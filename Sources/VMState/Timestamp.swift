@@ -1,6 +1,3 @@
-import Launch
-import Definition
-import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,3 @@
-import Launch
-import Definition
 import FileAccess
 
 #if canImport(Glibc)

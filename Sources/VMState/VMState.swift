@@ -1,5 +1,4 @@
 import Launch
-import Definition
 import FileAccess
 import JSON
 

@@ -2,11 +2,7 @@ import ArgumentParser
 import Foundation
 import JSON
 import Definition
-import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
 import Lifecycle
 import ObjectModel
 

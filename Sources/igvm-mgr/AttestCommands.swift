@@ -3,12 +3,7 @@ import ArgumentParser
 import Attestation
 import JSON
 import Definition
-import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 import Measure
 import SNPReport
 

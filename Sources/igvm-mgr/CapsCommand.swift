@@ -1,13 +1,8 @@
 import ArgumentParser
 import Foundation
 import JSON
-import Definition
 import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 
 /// `igvm-mgr caps BINARY`: what a QEMU binary supports, as the launch validation sees it.
 struct CapsCommand: AsyncParsableCommand {

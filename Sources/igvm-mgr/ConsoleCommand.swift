@@ -1,7 +1,6 @@
 import ArgumentParser
 import FileAccess
 import Foundation
-import Lifecycle
 import VMState
 
 #if canImport(Glibc)

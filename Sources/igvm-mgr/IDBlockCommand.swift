@@ -1,13 +1,7 @@
 import ArgumentParser
 import IGVM
 import JSON
-import Definition
-import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 import Measure
 import FileAccess
 

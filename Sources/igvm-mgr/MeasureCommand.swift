@@ -2,12 +2,7 @@ import ArgumentParser
 import JSON
 import IGVM
 import Definition
-import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 import Measure
 
 /// `igvm-mgr measure`: the launch digest an OVMF image or IGVM file will produce.

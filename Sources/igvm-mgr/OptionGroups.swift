@@ -1,5 +1,4 @@
 import ArgumentParser
-import Launch
 import Supervisor
 
 /// What `--json`'s help says for a command: "Print JSON." (`PlainJSON`) unless the command says

@@ -1,12 +1,6 @@
 import ArgumentParser
 import JSON
-import Definition
-import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 
 #if canImport(Glibc)
 import Glibc

@@ -1,12 +1,6 @@
 import ArgumentParser
 import JSON
 import Definition
-import Capabilities
-import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 import ObjectModel
 
 /// The shared output of `validate` and `object validate`: a line per problem (or `ok`), or

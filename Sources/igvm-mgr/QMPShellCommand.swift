@@ -1,13 +1,8 @@
 import ArgumentParser
 import JSON
 import Logging
-import Definition
-import Capabilities
 import Launch
-import VMState
 import Supervisor
-import FirmwareUpdate
-import Lifecycle
 import QMP
 
 /// `igvm-mgr qmp`: one QMP command, or a stream of events, on any QMP socket (QEMU's or a

@@ -1,10 +1,6 @@
 import ArgumentParser
-import Definition
-import Capabilities
 import Launch
 import VMState
-import Supervisor
-import FirmwareUpdate
 import Lifecycle
 
 #if canImport(Glibc)

@@ -2,7 +2,6 @@ import FileAccess
 import ArgumentParser
 import JSON
 import Definition
-import Capabilities
 import Launch
 import VMState
 import Supervisor

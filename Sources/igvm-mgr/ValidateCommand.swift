@@ -1,12 +1,7 @@
 import ArgumentParser
 import IGVM
 import Definition
-import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 
 /// `igvm-mgr validate CONFIG`: every problem of a VM definition, or `ok`.
 struct ValidateCommand: ParsableCommand {

@@ -1,14 +1,7 @@
-import FileAccess
 import Foundation
 import Testing
 import TestSupport
 @testable import Definition
-@testable import Capabilities
-@testable import Launch
-@testable import VMState
-@testable import Supervisor
-@testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// Inputs the definition fuzzer found (kept in fuzz/seeds/definition/), fed through the public
 /// entry point: each must come back as one clear error line, not abort the process.

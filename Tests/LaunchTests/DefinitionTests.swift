@@ -1,14 +1,10 @@
-import FileAccess
 import Foundation
 import Testing
 import TestSupport
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// Parses `text` as if it were the file `configs/x.toml` (base folder /cfg).
 private func parse(_ text: String) throws(ConfigError) -> VMDefinition {

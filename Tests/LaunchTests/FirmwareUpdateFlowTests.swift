@@ -1,13 +1,9 @@
-import FileAccess
 import Foundation
 import Testing
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 @Suite struct FirmwareUpdateFlowTests {
     static let validator = FirmwareUpdateRequestValidator(

@@ -1,12 +1,7 @@
-import FileAccess
 import Testing
-@testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 @Suite struct FirmwareUpdateRequestValidatorTests {
     static let validator = FirmwareUpdateRequestValidator(

@@ -1,15 +1,12 @@
-import FileAccess
 import Foundation
 import IGVM
 import Testing
 import TestSupport
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// A guest-supplied IGVM image is checked with the IGVM module before anything is stored.
 @Suite struct IGVMImageCheckTests {

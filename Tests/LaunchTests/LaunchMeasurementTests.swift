@@ -1,4 +1,3 @@
-import FileAccess
 import Foundation
 import JSON
 import Measure
@@ -6,7 +5,6 @@ import Testing
 import TestSupport
 
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor

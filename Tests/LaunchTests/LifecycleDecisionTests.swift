@@ -10,7 +10,6 @@ import Glibc
 #endif
 
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor

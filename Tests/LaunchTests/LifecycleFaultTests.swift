@@ -9,8 +9,6 @@ import TestSupport
 import Glibc
 #endif
 
-@testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor

@@ -1,13 +1,8 @@
-import FileAccess
 import Foundation
 import Testing
 
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
-@testable import Supervisor
-@testable import FirmwareUpdate
 @testable import Lifecycle
 
 /// A described host (this machine has neither /dev/sev nor an SNP-enabled kvm_amd).

@@ -5,8 +5,6 @@ import QMP
 import Testing
 import TestSupport
 
-@testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor

@@ -1,8 +1,5 @@
-import FileAccess
 import Foundation
 import JSON
-import Definition
-import Capabilities
 import Launch
 import VMState
 import Supervisor

@@ -6,11 +6,9 @@ import Testing
 import TestSupport
 
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor
-@testable import FirmwareUpdate
 @testable import Lifecycle
 
 /// End to end with real QEMU under TCG: `StartProcedure` spawns `igvm-mgr supervise`, which

@@ -1,15 +1,8 @@
-import FileAccess
 import Foundation
 import IGVM
 import TestSupport
 
-@testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
-@testable import Supervisor
-@testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// Firmware and definitions for the launch-digest tests: sev-snp-measure's OVMF test vectors
 /// (4 KiB image tails holding the footer table and the SEV metadata), platform ROMs and IGVM

@@ -1,16 +1,10 @@
-import FileAccess
 import Foundation
 import JSON
 import ObjectModel
 import Testing
 import TestSupport
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
-@testable import Supervisor
-@testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// A definition parsed from `text` as the file /cfg/x.toml.
 private func definition(_ text: String) throws -> VMDefinition {

@@ -1,13 +1,8 @@
-import FileAccess
 import Foundation
 import JSON
 import Definition
 import Capabilities
 import Launch
-import VMState
-import Supervisor
-import FirmwareUpdate
-import Lifecycle
 import QMP
 import TestSupport
 import Testing

@@ -4,12 +4,8 @@ import Glibc
 #endif
 import Foundation
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
 @testable import Supervisor
-@testable import FirmwareUpdate
-@testable import Lifecycle
 import Testing
 
 @Suite("ResidentSetTrim: which mappings a supervisor may forget")

@@ -1,14 +1,7 @@
-import FileAccess
 import Foundation
 import Testing
 import TestSupport
-@testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
-@testable import Supervisor
-@testable import FirmwareUpdate
-@testable import Lifecycle
 
 @Suite struct ShellQuotingTests {
     static let awkwardWords = [

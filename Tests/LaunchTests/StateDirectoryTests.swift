@@ -6,11 +6,8 @@ import Testing
 import TestSupport
 
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
-@testable import Supervisor
-@testable import FirmwareUpdate
 @testable import Lifecycle
 
 @Suite("State directory")

@@ -1,4 +1,3 @@
-import FileAccess
 import Foundation
 import IGVM
 import JSON

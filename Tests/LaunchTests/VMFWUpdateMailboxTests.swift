@@ -1,14 +1,9 @@
-import FileAccess
 import Testing
 import TestSupport
-@testable import Definition
-@testable import Capabilities
 import Numerals
 @testable import Launch
-@testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 @Suite struct VMFWUpdateMailboxTests {
     static let sample = VMFWUpdateMailbox(

@@ -1,4 +1,3 @@
-import FileAccess
 import Foundation
 import IGVM
 import JSON
@@ -6,12 +5,10 @@ import Measure
 import Testing
 import TestSupport
 @testable import Definition
-@testable import Capabilities
 @testable import Launch
 @testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// The relaunch plans of the flow for confidential configs, asserted without spawning QEMU (no
 /// SEV host here): what the supervisor would exec after an update.

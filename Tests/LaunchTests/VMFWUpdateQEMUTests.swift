@@ -1,16 +1,11 @@
-import FileAccess
 import Foundation
 import JSON
 import ObjectModel
 import Testing
 import TestSupport
-@testable import Definition
-@testable import Capabilities
 @testable import Launch
-@testable import VMState
 @testable import Supervisor
 @testable import FirmwareUpdate
-@testable import Lifecycle
 
 /// Runs QEMU instances for the flow as the supervisor will (a stand-in until the supervisor
 /// lands): the test VM is q35/TCG with 128 MiB, the test firmware as the provider's ROM, the

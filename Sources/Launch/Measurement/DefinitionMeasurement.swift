@@ -1,6 +1,4 @@
 import Definition
-import Capabilities
-import FileAccess
 import IGVM
 import Measure
 import ObjectModel

@@ -1,6 +1,4 @@
 import Definition
-import Capabilities
-import FileAccess
 import Crypto
 import Foundation
 import JSON

@@ -1,5 +1,4 @@
 import Definition
-import Capabilities
 import FileAccess
 import Foundation
 import IGVM

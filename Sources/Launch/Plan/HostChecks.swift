@@ -1,5 +1,3 @@
-import Definition
-import Capabilities
 import FileAccess
 #if canImport(Glibc)
 import Glibc

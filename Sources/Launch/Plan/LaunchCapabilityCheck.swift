@@ -1,6 +1,4 @@
-import Definition
 import Capabilities
-import FileAccess
 import ObjectModel
 
 /// What a QEMU binary lacks for one launch plan: every object type and property the plan

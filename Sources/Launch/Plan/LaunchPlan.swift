@@ -1,6 +1,4 @@
 import Definition
-import Capabilities
-import FileAccess
 import JSON
 import ObjectModel
 

@@ -1,6 +1,3 @@
-import Definition
-import Capabilities
-import FileAccess
 import Foundation
 
 /// Quoting argv words for a POSIX `sh` command line, so that `igvm-mgr args` output can be

@@ -1,6 +1,3 @@
-import Definition
-import Capabilities
-import FileAccess
 import Numerals
 /// What the manager offers the guest through the interface: the read-only values it publishes
 /// in fw-cfg, and what it checks a request against.

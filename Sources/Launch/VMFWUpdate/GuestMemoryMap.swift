@@ -1,6 +1,3 @@
-import Definition
-import Capabilities
-import FileAccess
 import IGVM
 
 /// A half-open range of guest-physical addresses.

@@ -1,6 +1,4 @@
 import Definition
-import Capabilities
-import FileAccess
 import IGVM
 
 /// A guest-supplied IGVM image must be a well-formed IGVM file (parsed as libigvm does) that

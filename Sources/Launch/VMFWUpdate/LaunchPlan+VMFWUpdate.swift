@@ -1,6 +1,3 @@
-import Definition
-import Capabilities
-import FileAccess
 import ObjectModel
 
 extension LaunchPlan {

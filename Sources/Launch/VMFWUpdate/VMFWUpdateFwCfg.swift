@@ -1,5 +1,3 @@
-import Definition
-import Capabilities
 import FileAccess
 import Foundation
 import Numerals

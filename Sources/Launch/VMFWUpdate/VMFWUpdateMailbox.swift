@@ -1,6 +1,3 @@
-import Definition
-import Capabilities
-import FileAccess
 import Numerals
 /// The vmfwupdate interface values, bit for bit as in Gerd Hoffmann's interface draft of
 /// 24 March 2025 in the qemu-devel thread "[PATCH v6] hw/misc/vmfwupdate: Introduce hypervisor
