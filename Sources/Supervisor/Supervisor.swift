@@ -29,6 +29,9 @@ public actor Supervisor: SupervisorControl {
     var pendingRelaunch: QEMULaunch?
     private let waiterPool: NIOThreadPool
     private var controlSocket: ControlSocket?
+    /// `[console]`: the guest's serial console, relayed for the supervisor's whole life (every
+    /// QEMU run's console goes to the same log and attachment).
+    private var consoleRelay: ConsoleRelay?
     /// Whether to drop start-up's code pages from the RSS once QEMU runs (`ResidentSetTrim`).
     private let trimsResidentSet: Bool
     /// SIGTERM/SIGINT seen so far (`SignalStopPolicy`), and the ACPI wait of the stop they start.
@@ -99,6 +102,7 @@ public actor Supervisor: SupervisorControl {
         }
         await drainControlSocket()
         unlink(paths.controlSocket)
+        await consoleRelay?.close()
         readiness?.close()
         try? await waiterPool.shutdownGracefully()
         eventLog.append(event: "SUPERVISOR_EXITED", data: ["status": JSON(Int(status))], source: "igvm-mgr")
@@ -117,6 +121,16 @@ public actor Supervisor: SupervisorControl {
             return fail(error.description, details: [])
         }
         if terminationSignals > 0 { return fail("stopped by a signal before QEMU was spawned", details: []) }
+        if launch.console, consoleRelay == nil {
+            let log = eventLog
+            do {
+                consoleRelay = try await ConsoleRelay.open(name: launch.name, socketPath: paths.consoleSocket, logPath: paths.consoleLog) { event, data in
+                    log.append(event: event, data: data, source: "igvm-mgr")
+                }
+            } catch {
+                return fail("cannot serve the serial console: \(error)", details: [])
+            }
+        }
         let pid: Int32
         do {
             pid = try spawnQEMU()
@@ -229,10 +243,10 @@ public actor Supervisor: SupervisorControl {
         let listener: Int32
         do { listener = try UnixListener.listen(at: paths.qmpSocket) } catch { throw LifecycleError(error) }
         defer { close(listener) }
-        // [console]: a listening socket we create (private, like the monitor's) and QEMU serves.
+        // [console]: QEMU's end of a socket pair whose other end the relay holds.
         var console: Int32?
-        if launch.console {
-            do { console = try UnixListener.listen(at: paths.consoleSocket) } catch { throw LifecycleError(error) }
+        if launch.console, let consoleRelay {
+            do { console = try consoleRelay.connectQEMU() } catch { throw LifecycleError(error) }
         }
         defer { if let console { close(console) } }
         let argv = launch.argv(monitor: .inheritedDescriptor, console: QEMULaunch.ConsoleEndpoint(paths))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import FileAccess
 import Foundation
+import JSON
 import VMState
 
 #if canImport(Glibc)
@@ -14,11 +15,14 @@ struct ConsoleCommand: ParsableCommand {
         commandName: "console",
         abstract: "Attach to a VM's serial console ([console]); Ctrl-] detaches.",
         discussion: """
-            The terminal goes into raw mode and every byte goes to the guest's first serial port;
-            Ctrl-] (0x1d) detaches, as in `virsh console`. With stdin not a terminal, bytes pass
-            through unchanged until stdin ends. One attachment at a time: --force makes the
-            attached `igvm-mgr console` detach and takes over. --log prints what the guest has
-            printed (the log in the VM's folder, kept across relaunches) instead.
+            The supervisor relays the guest's first serial port: it logs everything the guest \
+            prints (whether or not anyone is attached) and lets one client attach. The terminal \
+            goes into raw mode and every byte goes to the guest; Ctrl-] (0x1d) detaches, as in \
+            `virsh console`. With stdin not a terminal, bytes pass through unchanged until stdin \
+            ends. A second attachment is refused, naming the holder's pid; --force takes the \
+            console over (the other `igvm-mgr console` is told and exits). An attachment \
+            outlives a relaunch of QEMU (vmfwupdate). --log prints the log in the VM's folder \
+            (kept across runs) instead.
 
             """ + LifecycleHelp.exitCodes)
 
@@ -40,16 +44,22 @@ struct ConsoleCommand: ParsableCommand {
             Output.error("VM \(name) has no console socket: its definition has no [console], or it is not running")
             throw ExitStatus.failure
         }
-        let lock = try ConsoleAttachment.acquire(paths, force: force)
-        defer { close(lock) }
         let socket = try ConsoleAttachment.connect(paths.consoleSocket)
         defer { close(socket) }
+        let early = try ConsoleAttachment.attach(socket, force: force, name: name)
         let terminal = isatty(STDIN_FILENO) == 1 ? RawTerminal() : nil
         if terminal != nil { FileHandle.standardError.write(Data("Connected to \(TerminalText.escape(name))'s console; Ctrl-] detaches.\r\n".utf8)) }
+        _ = ConsoleAttachment.writeAll(STDOUT_FILENO, early[...])
         let ended = ConsoleAttachment.relay(socket: socket, interactive: terminal != nil)
         terminal?.restore()
-        if ended == .vmClosed { Output.error("the console of \(name) closed (the VM stopped)") }
-        if ended == .takenOver { Output.error("the console of \(name) was taken over (--force)") }
+        guard ended == .closed else { return }
+        // The supervisor removes the socket before it closes the console when the VM ends; a
+        // console closed while the socket is still there was taken over (--force).
+        if FileManager.default.fileExists(atPath: paths.consoleSocket) {
+            Output.error("the console of \(name) was taken over (--force)")
+        } else {
+            Output.error("the console of \(name) closed (the VM stopped)")
+        }
     }
 }
 
@@ -78,32 +88,34 @@ final class RawTerminal {
     func restore() { _ = tcsetattr(STDIN_FILENO, TCSANOW, &saved) }
 }
 
-/// The write end of the pipe SIGHUP's handler writes to, so that the relay loop sees a
-/// takeover (--force) and restores the terminal before it exits.
-nonisolated(unsafe) private var takeoverPipe: [Int32] = [-1, -1]
-
 enum ConsoleAttachment {
-    enum End { case detached, inputEnded, vmClosed, takenOver }
+    enum End { case detached, inputEnded, closed }
 
-    /// `flock`s STATE/NAME/console.lock (holding our pid) for the attachment's life; with
-    /// `force`, the holder gets SIGHUP (it detaches) and the lock is waited for.
-    static func acquire(_ paths: VMPaths, force: Bool) throws -> Int32 {
-        let path = paths.folder + "/console.lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CommandLineFailure.failure("cannot open \(path): \(String(cString: strerror(errno)))") }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let holder = (try? FileDescriptorIO.readFile(path)).flatMap { $0 }.flatMap { Int32(String(decoding: $0, as: UTF8.self)) }
-            guard force else {
-                close(fd)
-                throw CommandLineFailure.failure("the console of \(paths.name) is attached elsewhere\(holder.map { " (pid \($0))" } ?? ""); --force takes it over")
-            }
-            if let holder, holder > 0 { kill(holder, SIGHUP) }
-            guard flock(fd, LOCK_EX) == 0 else { throw CommandLineFailure.failure("cannot lock \(path)") }
+    /// How long the supervisor gets to answer the attach request.
+    static let answerTimeout: Int32 = 10_000
+
+    /// Asks the supervisor's console relay for the attachment (`force`: take it over); returns
+    /// the guest output that followed the answer in the same read.
+    static func attach(_ socket: Int32, force: Bool, name: String) throws -> [UInt8] {
+        let request: JSON = ["attach": ["force": .bool(force), "pid": JSON(Int(getpid()))]]
+        let line = Array(((try? request.encoded()) ?? "{}").utf8) + [0x0A]
+        guard writeAll(socket, line[...]) else { throw CommandLineFailure.failure("cannot write to the console of \(name): \(String(cString: strerror(errno)))") }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var waiting = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        while !received.contains(0x0A) {
+            let ready = poll(&waiting, 1, answerTimeout)
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { throw CommandLineFailure.failure("the console of \(name) did not answer within \(answerTimeout / 1000) s") }
+            let n = read(socket, &buffer, buffer.count)
+            guard n > 0 else { throw CommandLineFailure.failure("the console of \(name) closed before answering") }
+            received += buffer[..<n]
         }
-        let pid = Array("\(getpid())".utf8)
-        _ = ftruncate(fd, 0)
-        _ = pwrite(fd, pid, pid.count, 0)
-        return fd
+        let newline = received.firstIndex(of: 0x0A)!
+        let answer = try? JSON.decode(bytes: Array(received[..<newline]))
+        if let error = answer?["error"]?["desc"]?.stringValue { throw CommandLineFailure.failure(TerminalText.escape(error)) }
+        guard answer?["return"] != nil else { throw CommandLineFailure.failure("the console of \(name) answered something else than an attachment") }
+        return Array(received[(newline + 1)...])
     }
 
     static func connect(_ path: String) throws -> Int32 {
@@ -127,32 +139,20 @@ enum ConsoleAttachment {
     }
 
     /// Copies stdin to the console and the console to stdout until Ctrl-] (interactive), the
-    /// end of stdin (not interactive), the VM closing the socket, or a takeover.
+    /// end of stdin (not interactive), or the supervisor closing the console (the VM stopped,
+    /// or a takeover).
     static func relay(socket: Int32, interactive: Bool) -> End {
-        var pipeFDs: [Int32] = [-1, -1]
-        if pipe(&pipeFDs) == 0 {
-            for fd in pipeFDs { _ = fcntl(fd, F_SETFD, FD_CLOEXEC); _ = fcntl(fd, F_SETFL, O_NONBLOCK) }
-            takeoverPipe = pipeFDs
-            signal(SIGHUP) { _ in var b: UInt8 = 1; _ = write(takeoverPipe[1], &b, 1) }
-            // A parent may have left SIGHUP blocked (the mask is inherited): the takeover needs it.
-            var hup = sigset_t()
-            sigemptyset(&hup)
-            sigaddset(&hup, SIGHUP)
-            sigprocmask(SIG_UNBLOCK, &hup, nil)
-        }
         var buffer = [UInt8](repeating: 0, count: 4096)
         var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: socket, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: pipeFDs[0], events: Int16(POLLIN), revents: 0)]
+                   pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
         while true {
             guard poll(&fds, nfds_t(fds.count), -1) >= 0 else {
                 if errno == EINTR { continue }
-                return .vmClosed
+                return .closed
             }
-            if fds[2].revents != 0 { return .takenOver }
             if fds[1].revents != 0 {
                 let n = read(socket, &buffer, buffer.count)
-                if n <= 0 { return .vmClosed }
+                if n <= 0 { return .closed }
                 guard writeAll(STDOUT_FILENO, buffer[..<n]) else { return .inputEnded }
             }
             if fds[0].revents != 0 {
@@ -164,7 +164,7 @@ enum ConsoleAttachment {
                     chunk = chunk[..<escape]
                     detach = true
                 }
-                guard writeAll(socket, chunk) else { return .vmClosed }
+                guard writeAll(socket, chunk) else { return .closed }
                 if detach { return .detached }
             }
         }

@@ -93,8 +93,9 @@ struct LinuxGuestCLITests {
             }
         }
 
-        /// The connection to the console socket, kept open: QEMU reads a client's bytes only
-        /// as fast as the UART takes them and drops what is unread when the client hangs up.
+        /// The attachment to the console socket, kept open: QEMU reads a client's bytes only as
+        /// fast as the UART takes them, and the relay drops what is unread when the client
+        /// hangs up.
         final class Connection: @unchecked Sendable {
             var fd: Int32 = -1
             deinit { if fd >= 0 { close(fd) } }
@@ -107,6 +108,17 @@ struct LinuxGuestCLITests {
                 let (fd, error) = connectUnixSocket(folder + "/console.sock")
                 guard fd >= 0 else { throw CommandFailed(description: "console socket: errno \(error)") }
                 connection.fd = fd
+                // The supervisor's relay takes raw bytes once the attachment is granted.
+                let request = Array("{\"attach\": {\"force\": true}}\n".utf8)
+                guard write(fd, request, request.count) == request.count else { throw CommandFailed(description: "console write failed") }
+                var deadline = timeval(tv_sec: 10, tv_usec: 0)  // the answer's deadline, then no more
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
+                var answer: [UInt8] = []
+                var byte: UInt8 = 0
+                while byte != 0x0A, read(fd, &byte, 1) == 1 { answer.append(byte) }
+                guard String(decoding: answer, as: UTF8.self).hasPrefix("{\"return\"") else {
+                    throw CommandFailed(description: "console attachment refused: \(String(decoding: answer, as: UTF8.self))")
+                }
             }
             let bytes = Array((line + "\n").utf8)
             guard write(connection.fd, bytes, bytes.count) == bytes.count else { throw CommandFailed(description: "console write failed") }

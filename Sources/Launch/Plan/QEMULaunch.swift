@@ -82,15 +82,16 @@ public struct QEMULaunch: Sendable, Equatable {
     /// The chardev id of the serial console; plans must not use it.
     public static let consoleChardevID = "igvm-mgr-console"
 
-    /// The descriptor number QEMU finds the console's listening socket on.
+    /// The descriptor number QEMU finds its end of the console's socket pair on.
     public static let consoleDescriptor: Int32 = 4
 
-    /// Where the serial console of a `[console]` VM goes: a listening socket in the VM's folder
-    /// (one client at a time) and a log QEMU appends everything the guest prints to, whether or
-    /// not a client is attached (the chardev's `logfile`/`logappend`, chardev/char.c).
+    /// Where the serial console of a `[console]` VM goes.
     public struct ConsoleEndpoint: Sendable, Equatable {
-        /// The socket: the supervisor creates it and hands QEMU the listening descriptor (as
-        /// with the monitor), or, to run the command line by hand, QEMU creates it at a path.
+        /// `.inheritedDescriptor`: QEMU's end of a connected socket pair (`server=off`) whose
+        /// other end the supervisor relays, logs and lets one client attach to. `.socket(path)`,
+        /// to run the command line by hand: QEMU listens at `path` (one client at a time) and
+        /// appends what the guest prints to `log` itself (the chardev's `logfile`/`logappend`,
+        /// chardev/char.c).
         public var socket: Monitor
         public var log: String
 
@@ -100,14 +101,15 @@ public struct QEMULaunch: Sendable, Equatable {
         }
 
         var arguments: [String] {
-            let endpoint: (String, String) = switch socket {
-            case .inheritedDescriptor: ("fd", String(QEMULaunch.consoleDescriptor))
-            case .socket(let path): ("path", path)
+            let options: [(String, String)] = switch socket {
+            case .inheritedDescriptor:
+                // A client chardev "connects" through socket_connect() (util/qemu-sockets.c),
+                // which uses an `fd` address as the connected socket it already is.
+                [("fd", String(QEMULaunch.consoleDescriptor)), ("server", "off")]
+            case .socket(let path):
+                [("path", path), ("server", "on"), ("wait", "off"), ("logfile", log), ("logappend", "on")]
             }
-            let chardev = KeyValueSyntax.render(implied: ("backend", "socket"), [
-                ("id", QEMULaunch.consoleChardevID), endpoint, ("server", "on"), ("wait", "off"),
-                ("logfile", log), ("logappend", "on"),
-            ])
+            let chardev = KeyValueSyntax.render(implied: ("backend", "socket"), [("id", QEMULaunch.consoleChardevID)] + options)
             return ["-chardev", chardev, "-serial", "chardev:\(QEMULaunch.consoleChardevID)"]
         }
     }
