@@ -15,6 +15,11 @@ Every process is spawned from an argv list (no shell).
 import argparse, json, os, shutil, socket, subprocess, sys, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 
+try:  # libvirt 11 as a further peer when it is installed and running (bench/libvirt_peer.py)
+    import libvirt_peer
+except ImportError:
+    libvirt_peer = None
+
 GUEST = ["-machine", "q35", "-accel", "tcg", "-m", "64M", "-nodefaults", "-no-user-config", "-display", "none"]
 
 
@@ -150,6 +155,8 @@ def main():
         p_start, p_stop = bare_parallel(args.qemu, args.count, folder)
         c_start, _, _, _ = supervised(os.path.abspath(args.igvm_mgr), args.qemu, args.count, folder, warm=False)
         s_start, s_stop, rss, rss_served = supervised(os.path.abspath(args.igvm_mgr), args.qemu, args.count, folder)
+        libvirt_ok, libvirt_why = libvirt_peer.available() if libvirt_peer else (False, "bench/libvirt_peer.py missing")
+        libvirt = libvirt_peer.run(args.count, args.qemu) if libvirt_ok else None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     b_total, p_total, s_total = b_start + b_stop, p_start + p_stop, s_start + s_stop
@@ -161,6 +168,11 @@ def main():
     print(f"igvm-mgr (parallel starts):         start {s_start:.2f} s, stop {s_stop:.2f} s, total {s_total:.2f} s")
     print(f"ratio igvm-mgr / bare serial: start {s_start / b_start:.2f}x, total {s_total / b_total:.2f}x")
     print(f"ratio igvm-mgr / bare parallel: start {s_start / p_start:.2f}x, total {s_total / p_total:.2f}x (goal <= 1.3x)")
+    if libvirt:
+        print(f"libvirt: {libvirt_why}")
+        print("\n".join(libvirt_peer.report(libvirt, (s_start, s_total), (p_start, p_total), (b_start, b_total))))
+    else:
+        print(f"libvirt: not measured: {libvirt_why}")
     print(f"supervisor RSS: mean {mean('VmRSS'):.1f} MiB (anon {mean('RssAnon'):.1f} MiB, file {mean('RssFile'):.1f} MiB), "
           f"max {max(r['VmRSS'] for r in rss) / 1024:.1f} MiB (goal <= 15 MiB); PSS mean {mean('Pss'):.1f} MiB")
     print(f"  after status + 2 control-socket commands each: mean {mean('VmRSS', rss_served):.1f} MiB "
