@@ -77,8 +77,9 @@ import Testing
         #expect(qemu.waitForExit())
     }
 
-    /// An SNP definition with a disk and a NIC: `args` shows iommu_platform and disable-legacy
-    /// on both devices (and no NIC option ROM).
+    /// An SNP definition with a virtio-blk, a virtio-scsi and an NVMe disk and a NIC: `args`
+    /// shows iommu_platform and disable-legacy on the virtio-pci devices (the SCSI controller,
+    /// not the scsi-hd on it), none on the NVMe controller, and no NIC option ROM.
     @Test func snpArgsShowTheTransportRule() throws {
         let dir = try TestPaths.makeTemporaryDirectory("gdev")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -88,17 +89,36 @@ import Testing
 
             [[disk]]
             file = "\(dir.path)/d.raw"
+            [[disk]]
+            file = "\(dir.path)/d.raw"
+            format = "raw"
+            interface = "virtio-scsi"
+            readonly = true
+            [[disk]]
+            file = "\(dir.path)/d.raw"
+            format = "raw"
+            interface = "nvme"
+            serial = "NV1"
+            readonly = true
             format = "raw"
             [[nic]]
             type = "user"
             """).write(toFile: config, atomically: true, encoding: .utf8)
         let argv = try Self.args(config, qmp: dir.appendingPathComponent("q.sock").path)
         let devices = zip(argv, argv.dropFirst()).filter { $0.0 == "-device" }.compactMap { try? JSON.decode($0.1) }
+        let scsi = try #require(devices.first { $0["driver"] == "virtio-scsi-pci" })
         let disk = try #require(devices.first { $0["driver"] == "virtio-blk-pci" })
         let nic = try #require(devices.first { $0["driver"] == "virtio-net-pci" })
-        for device in [disk, nic] {
+        for device in [disk, scsi, nic] {
             #expect(device["iommu_platform"] == true, "\(device)")
             #expect(device["disable-legacy"] == "on", "\(device)")
+        }
+        let scsiDisk = try #require(devices.first { $0["driver"] == "scsi-hd" })
+        #expect(scsiDisk["bus"]?.stringValue == "\(scsi["id"]?.stringValue ?? "").0", "\(scsiDisk)")
+        let nvme = try #require(devices.first { $0["driver"] == "nvme" })
+        for device in [scsiDisk, nvme] {
+            #expect(device["iommu_platform"] == nil, "\(device)")
+            #expect(device["disable-legacy"] == nil, "\(device)")
         }
         #expect(nic["romfile"] == "")
     }
