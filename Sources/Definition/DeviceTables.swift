@@ -69,8 +69,10 @@ extension DefinitionReader {
         switch type {
         case "user"?:
             if t.has("ifname") { t.problem("ifname", "only for type = \"tap\"") }
-            if let bad = hostfwd?.first(where: { $0.isEmpty }) {
-                t.problem("hostfwd", "expected rules like \"tcp::2222-:22\", got \(JSONQuoted(bad))")
+            for (i, rule) in (hostfwd ?? []).enumerated() {
+                do { _ = try HostForward(rule) } catch {
+                    t.problem("hostfwd[\(i)]", "\(error) in \(JSONQuoted(rule)) (QEMU's form \(HostForward.form), like \"tcp:127.0.0.1:2222-:22\")")
+                }
             }
             backend = .user(hostfwd: hostfwd ?? [])
         case "tap"?:
