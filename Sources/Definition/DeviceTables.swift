@@ -33,15 +33,28 @@ extension DefinitionReader {
         disk.cache = t.choice("cache", as: DiskCache.self)
         disk.discard = t.choice("discard", as: DiskDiscard.self)
         if let serial = t.string("serial", expected: "a serial number (string)") {
-            // virtio-blk's serial is at most 20 bytes (VIRTIO_BLK_ID_BYTES); QEMU truncates longer ones.
+            // virtio-blk's serial is at most 20 bytes (VIRTIO_BLK_ID_BYTES), as is NVMe's (the
+            // Identify Controller data's SN field); QEMU truncates longer ones.
             if serial.isEmpty || serial.utf8.count > 20 || !serial.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
-                t.problem("serial", "expected 1 to 20 of A-Z a-z 0-9 - _ . (virtio-blk's limit, VIRTIO_BLK_ID_BYTES), got \(JSONQuoted(serial))")
+                t.problem("serial", "expected 1 to 20 of A-Z a-z 0-9 - _ . (virtio-blk's limit, VIRTIO_BLK_ID_BYTES; NVMe's serial field is 20 bytes too), got \(JSONQuoted(serial))")
             } else {
                 disk.serial = serial
             }
         }
+        if disk.interface == .nvme && !t.has("serial") {
+            // QEMU's nvme device refuses to start without one (hw/nvme/ctrl.c, "serial property
+            // not set"). No default: the serial is how the guest names the disk
+            // (/dev/disk/by-id/nvme-QEMU_NVMe_Ctrl_SERIAL), and one derived from the disk's
+            // position would change when disks are reordered.
+            t.problem("serial", "missing: interface = \"nvme\" needs a serial number (QEMU's nvme device has no default), 1 to 20 of A-Z a-z 0-9 - _ .")
+        }
         if let b = t.integer("bootindex", in: 0...1023) { disk.bootindex = Int(b) }
         disk.virtio = readVirtio(t)
+        if !disk.interface.isVirtio {
+            for key in ["iommu_platform", "disable-legacy"] where t.has(key) {
+                t.problem(key, "only for virtio interfaces: interface = \"\(disk.interface.rawValue)\" is not a virtio device")
+            }
+        }
         t.finish(allowed: Self.diskKeys)
         guard file != nil, format != nil else { return nil }
         return disk
@@ -56,8 +69,10 @@ extension DefinitionReader {
         switch type {
         case "user"?:
             if t.has("ifname") { t.problem("ifname", "only for type = \"tap\"") }
-            if let bad = hostfwd?.first(where: { $0.isEmpty }) {
-                t.problem("hostfwd", "expected rules like \"tcp::2222-:22\", got \(JSONQuoted(bad))")
+            for (i, rule) in (hostfwd ?? []).enumerated() {
+                do { _ = try HostForward(rule) } catch {
+                    t.problem("hostfwd[\(i)]", "\(error) in \(JSONQuoted(rule)) (QEMU's form \(HostForward.form), like \"tcp:127.0.0.1:2222-:22\")")
+                }
             }
             backend = .user(hostfwd: hostfwd ?? [])
         case "tap"?:

@@ -17,7 +17,7 @@ public struct DiskSettings: Sendable, Equatable {
     public var cache: DiskCache?
     /// `discard`: `ignore` or `unmap` (`discard` on both nodes).
     public var discard: DiskDiscard?
-    /// `serial`: the serial number the guest reads.
+    /// `serial`: the serial number the guest reads; required for `nvme`.
     public var serial: String?
     /// `bootindex`: the firmware's boot order.
     public var bootindex: Int?
@@ -37,6 +37,11 @@ public enum DiskInterface: String, Sendable, CaseIterable {
     case virtioBlk = "virtio-blk"
     /// `scsi-hd` on a `virtio-scsi-pci` controller.
     case virtioSCSI = "virtio-scsi"
+    /// An emulated NVMe controller (`nvme`) with the disk as its namespace; not virtio, so the
+    /// virtio transport keys do not apply, and QEMU needs a `serial`.
+    case nvme
+
+    public var isVirtio: Bool { self != .nvme }
 }
 
 /// `-drive cache=` modes (QEMU's docs/system/invocation, "cache=cache"): each is a combination

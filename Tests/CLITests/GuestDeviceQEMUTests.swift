@@ -52,10 +52,11 @@ import Testing
         #expect(qemu.waitForExit())
     }
 
-    /// A hostfwd value with `,`, `=` and a newline is one forwarding rule's text, not a netdev
-    /// option string: `restrict=on` sets nothing (info network) and there is one rule (info usernet).
-    @Test func hostfwdIsOneRule() throws {
-        _ = try QEMU.binary()
+    /// A hostfwd value with `,`, `=` and a newline is refused when the definition is read, on
+    /// one line that names the NIC, the rule and what is wrong; `args` and `start` refuse it the
+    /// same way. (That such a value, were it passed, stays one rule's text inside the JSON is
+    /// HostForwardTests.injectedOptionsStayData, which builds the argv without the check.)
+    @Test func hostfwdWithOptionsIsRefused() throws {
         let dir = try TestPaths.makeTemporaryDirectory("gdev")
         defer { try? FileManager.default.removeItem(at: dir) }
         let rule = "tcp:127.0.0.1:0-:22,restrict=on\nx=y"
@@ -64,21 +65,20 @@ import Testing
             type = "user"
             hostfwd = [\(JSON.string(rule))]
             """)
-        let qmp = dir.appendingPathComponent("qmp.sock").path
-        let qemu = try QEMUInstance(argv: try Self.args(config, qmp: qmp))
-        defer { qemu.kill() }
-        let session = try QMPSocketExchange(path: qmp, process: qemu.process)
-        let network = try session.execute("human-monitor-command", arguments: ["command-line": "info network"])
-        #expect(network["return"]?.stringValue?.contains("type=user,net=10.0.2.0,restrict=off") == true, "\(network)")
-        let usernet = try session.execute("human-monitor-command", arguments: ["command-line": "info usernet"])
-        let rules = usernet["return"]?.stringValue?.components(separatedBy: "HOST_FORWARD").count ?? 0
-        #expect(rules == 2, "exactly one forwarding rule: \(usernet)")
-        _ = try session.execute("quit")
-        #expect(qemu.waitForExit())
+        let expected = #"nic[0].hostfwd[0]: guest port "22,restrict=on\nx=y" is not a number from 1 to 65535 in "tcp:127.0.0.1:0-:22,restrict=on\nx=y""#
+        let validate = try IGVMManagerBinary.run(["validate", config])
+        #expect(validate.status == 1)
+        #expect(validate.stdout.split(separator: "\n").contains { $0.hasPrefix("launch: \(config): \(expected) (QEMU's form") }, "\(validate.stdout)")
+        for command in [["args", config], ["start", config, "--state-dir", dir.appendingPathComponent("s").path]] {
+            let r = try IGVMManagerBinary.run(command)
+            #expect(r.status == 1, "\(command)")
+            #expect(r.stderr.split(separator: "\n").map(String.init) == ["igvm-mgr: error: \(config): \(expected) (QEMU's form [tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, like \"tcp:127.0.0.1:2222-:22\")"], "\(command): \(r.stderr)")
+        }
     }
 
-    /// An SNP definition with a disk and a NIC: `args` shows iommu_platform and disable-legacy
-    /// on both devices (and no NIC option ROM).
+    /// An SNP definition with a virtio-blk, a virtio-scsi and an NVMe disk and a NIC: `args`
+    /// shows iommu_platform and disable-legacy on the virtio-pci devices (the SCSI controller,
+    /// not the scsi-hd on it), none on the NVMe controller, and no NIC option ROM.
     @Test func snpArgsShowTheTransportRule() throws {
         let dir = try TestPaths.makeTemporaryDirectory("gdev")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -89,17 +89,36 @@ import Testing
             [[disk]]
             file = "\(dir.path)/d.raw"
             format = "raw"
+            [[disk]]
+            file = "\(dir.path)/d.raw"
+            format = "raw"
+            interface = "virtio-scsi"
+            readonly = true
+            [[disk]]
+            file = "\(dir.path)/d.raw"
+            format = "raw"
+            interface = "nvme"
+            serial = "NV1"
+            readonly = true
             [[nic]]
             type = "user"
             """).write(toFile: config, atomically: true, encoding: .utf8)
         let argv = try Self.args(config, qmp: dir.appendingPathComponent("q.sock").path)
         let devices = zip(argv, argv.dropFirst()).filter { $0.0 == "-device" }.compactMap { try? JSON.decode($0.1) }
         let disk = try #require(devices.first { $0["driver"] == "virtio-blk-pci" })
+        let scsi = try #require(devices.first { $0["driver"] == "virtio-scsi-pci" })
         let nic = try #require(devices.first { $0["driver"] == "virtio-net-pci" })
-        for device in [disk, nic] {
+        for device in [disk, scsi, nic] {
             #expect(device["iommu_platform"] == true, "\(device)")
             #expect(device["disable-legacy"] == "on", "\(device)")
         }
         #expect(nic["romfile"] == "")
+        let scsiDisk = try #require(devices.first { $0["driver"] == "scsi-hd" })
+        #expect(scsiDisk["bus"]?.stringValue == "\(scsi["id"]?.stringValue ?? "").0", "\(scsiDisk)")
+        let nvme = try #require(devices.first { $0["driver"] == "nvme" })
+        for device in [scsiDisk, nvme] {
+            #expect(device["iommu_platform"] == nil, "\(device)")
+            #expect(device["disable-legacy"] == nil, "\(device)")
+        }
     }
 }

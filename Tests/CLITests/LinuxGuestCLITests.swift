@@ -28,13 +28,13 @@ struct LinuxGuestCLITests {
         var folder: String { "\(stateDir)/\(name)" }
         var consoleLog: String { folder + "/console.log" }
 
-        /// Writes a definition like configs/linux-tcg.toml, with `disk` as its disk and the
-        /// guest's echo port forwarded to a free host port.
-        init(name: String = "lx", disk: (file: String, format: String)? = nil) throws {
+        /// Writes a definition like configs/linux-tcg.toml, with `disk` as its disk (`diskKeys`:
+        /// more lines of its table) and the guest's echo port forwarded to a free host port.
+        init(name: String = "lx", disk: (file: String, format: String)? = nil, diskKeys: String = "") throws {
             root = "/tmp/im-" + UUID().uuidString.prefix(8).lowercased()
             self.name = name
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            port = try Self.freePort()
+            port = try freeTCPPort()
             let images = LinuxGuestCLITests.images
             var diskFile = root + "/disk.raw"
             var format = "raw"
@@ -52,6 +52,7 @@ struct LinuxGuestCLITests {
                 [[disk]]
                 file = \(JSON.string(diskFile))
                 format = "\(format)"
+                \(diskKeys)
                 [[nic]]
                 type = "user"
                 hostfwd = ["tcp:127.0.0.1:\(port)-:7777"]
@@ -61,21 +62,6 @@ struct LinuxGuestCLITests {
         }
 
         var config: String { root + "/\(name).toml" }
-
-        /// A TCP port nobody listens on now (the kernel's choice for port 0).
-        static func freePort() throws -> Int {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound else { throw CommandFailed(description: "cannot find a free TCP port") }
-            return Int(UInt16(bigEndian: address.sin_port))
-        }
 
         @discardableResult
         func run(_ arguments: [String]) throws -> ProcessResult {
@@ -93,25 +79,20 @@ struct LinuxGuestCLITests {
             }
         }
 
-        /// The attachment to the console socket, kept open: QEMU reads a client's bytes only as
-        /// fast as the UART takes them, and the relay drops what is unread when the client
-        /// hangs up.
+        /// The attachment to the console socket (through the supervisor's relay), kept open.
+        /// A reader drains what the guest prints, as a client should (the tests read the
+        /// console log instead); the relay would otherwise count it as missed output.
         final class Connection: @unchecked Sendable {
-            var fd: Int32 = -1
-            deinit { if fd >= 0 { close(fd) } }
-        }
-        let connection = Connection()
+            private(set) var fd: Int32 = -1
 
-        /// Types `line` on the guest's serial console (its socket in the VM's folder).
-        func type(_ line: String) throws {
-            if connection.fd < 0 {
-                let (fd, error) = connectUnixSocket(folder + "/console.sock")
+            func open(_ path: String) throws {
+                let (fd, error) = connectUnixSocket(path)
                 guard fd >= 0 else { throw CommandFailed(description: "console socket: errno \(error)") }
-                connection.fd = fd
-                // The supervisor's relay takes raw bytes once the attachment is granted.
+                self.fd = fd
+                // The relay takes raw bytes once it has granted the attachment.
                 let request = Array("{\"attach\": {\"force\": true}}\n".utf8)
                 guard write(fd, request, request.count) == request.count else { throw CommandFailed(description: "console write failed") }
-                var deadline = timeval(tv_sec: 10, tv_usec: 0)  // the answer's deadline, then no more
+                var deadline = timeval(tv_sec: 10, tv_usec: 0)  // the answer's deadline
                 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &deadline, socklen_t(MemoryLayout<timeval>.size))
                 var answer: [UInt8] = []
                 var byte: UInt8 = 0
@@ -119,7 +100,33 @@ struct LinuxGuestCLITests {
                 guard String(decoding: answer, as: UTF8.self).hasPrefix("{\"return\"") else {
                     throw CommandFailed(description: "console attachment refused: \(String(decoding: answer, as: UTF8.self))")
                 }
+                var none = timeval()  // the drain below waits as long as the VM runs
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, socklen_t(MemoryLayout<timeval>.size))
+                // The reader owns a duplicate, so that close() never leaves it reading a reused number.
+                let reader = dup(fd)
+                guard reader >= 0 else { throw CommandFailed(description: "dup: errno \(errno)") }
+                Thread.detachNewThread {
+                    var buffer = [UInt8](repeating: 0, count: 4096)
+                    while read(reader, &buffer, buffer.count) > 0 {}
+                    Glibc.close(reader)
+                }
             }
+
+            /// Ends the reader too: after shutdown its read returns 0.
+            func close() {
+                guard fd >= 0 else { return }
+                shutdown(fd, Int32(SHUT_RDWR))
+                Glibc.close(fd)
+                fd = -1
+            }
+
+            deinit { close() }
+        }
+        let connection = Connection()
+
+        /// Types `line` on the guest's serial console (its socket in the VM's folder).
+        func type(_ line: String) throws {
+            if connection.fd < 0 { try connection.open(folder + "/console.sock") }
             let bytes = Array((line + "\n").utf8)
             guard write(connection.fd, bytes, bytes.count) == bytes.count else { throw CommandFailed(description: "console write failed") }
         }
@@ -130,15 +137,36 @@ struct LinuxGuestCLITests {
             return await waitForConsole("guest# ", after: offset)
         }
 
-        /// Types `command` and waits for `expected` in what follows.
+        /// Types `command`, waits for each of `expected` in what follows, then for the shell's
+        /// next prompt after them, so that the next command starts at a fresh prompt rather
+        /// than while this one still runs.
         func exchange(_ command: String, expect expected: String, timeout: Double = 30) async throws -> Bool {
+            try await exchange(command, expect: [expected], timeout: timeout)
+        }
+
+        func exchange(_ command: String, expect expected: [String], timeout: Double = 30) async throws -> Bool {
             let offset = console.utf8.count
             try type(command)
-            return await waitForConsole(expected, after: offset, timeout: timeout)
+            var end = offset
+            for text in expected {
+                guard await waitForConsole(text, after: offset, timeout: timeout) else { return false }
+                end = max(end, Self.end(of: text, in: Array(console.utf8), after: offset) ?? end)
+            }
+            return await waitForConsole("guest# ", after: end, timeout: timeout)
+        }
+
+        /// The byte offset just past the first `text` in `bytes` after `offset`.
+        static func end(of text: String, in bytes: [UInt8], after offset: Int) -> Int? {
+            let needle = Array(text.utf8)
+            guard !needle.isEmpty, bytes.count >= needle.count, offset <= bytes.count - needle.count else { return nil }
+            for start in offset...(bytes.count - needle.count) where bytes[start..<(start + needle.count)].elementsEqual(needle) {
+                return start + needle.count
+            }
+            return nil
         }
 
         func tearDown() {
-            if connection.fd >= 0 { close(connection.fd); connection.fd = -1 }
+            connection.close()
             _ = try? run(["stop", name, "--mode", "force"])
             _ = try? run(["destroy", name])
             try? FileManager.default.removeItem(atPath: root)
@@ -242,10 +270,28 @@ struct LinuxGuestCLITests {
         #expect(status.contains("guest-shutdown"), "\(status)")
     }
 
-    /// Marker round trip through a raw and a qcow2 disk: the host writes one, the guest reads
-    /// it from /dev/vda and writes another, which the host reads after `stop`.
-    @Test(.enabled(if: imagesBuilt, "run scripts/linux-guest/build first"), arguments: ["raw", "qcow2"])
-    func diskMarkers(format: String) async throws {
+    /// How each disk interface shows in the guest: its block device, and a command whose
+    /// output (`shows`, which the command's own text does not contain, since the console
+    /// echoes it) proves the disk sits on that bus.
+    static let interfaces: [String: (keys: String, device: String, check: String, shows: [String])] = [
+        "virtio-blk": ("", "/dev/vda", "readlink -f /sys/block/v?a", ["/virtio", "/block/vda"]),
+        // A SCSI disk (sd driver) on target 0:0:0 of a SCSI host driven by virtio_scsi.
+        "virtio-scsi": ("interface = \"virtio-scsi\"", "/dev/sda",
+                        "readlink -f /sys/block/s?a; cat /sys/class/scsi_host/host0/proc_name",
+                        ["/host0/target0:0:0/0:0:0:0/block/sda", "virtio_scsi\r\n"]),
+        // An NVMe controller's namespace 1, with the serial the definition gave it.
+        "nvme": ("interface = \"nvme\"\nserial = \"IGVM-NV1\"", "/dev/nvme0n1",
+                 "ls /sys/block; cat /sys/class/nvme/nvme*/transport; tr -d ' ' < /sys/class/nvme/nvme0/serial",
+                 ["nvme0n1", "pcie\r\n", "IGVM-NV1\r\n"]),
+    ]
+
+    /// Marker round trip through a raw and a qcow2 disk on each interface: the host writes
+    /// one, the guest reads it from the interface's block device and writes another, which the
+    /// host reads after `stop`.
+    @Test(.enabled(if: imagesBuilt, "run scripts/linux-guest/build first"),
+          arguments: [("raw", "virtio-blk"), ("qcow2", "virtio-blk"), ("qcow2", "virtio-scsi"), ("raw", "nvme")])
+    func diskMarkers(format: String, interface: String) async throws {
+        let bus = try #require(Self.interfaces[interface])
         let scratch = "/tmp/im-d" + UUID().uuidString.prefix(6).lowercased()
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -261,13 +307,16 @@ struct LinuxGuestCLITests {
             disk = scratch + "/disk.qcow2"
             #expect(try TestProcess.run(qemuImg, ["convert", "-f", "raw", "-O", "qcow2", raw, disk]).status == 0)
         }
-        let guest = try Guest(disk: (disk, format))
+        let guest = try Guest(disk: (disk, format), diskKeys: bus.keys)
         defer { guest.tearDown() }
         #expect(try guest.run(["start", guest.config]).status == 0)
         #expect(await guest.waitForPrompt(), "console: \(guest.console)")
-        #expect(try await guest.exchange("head -c 64 /dev/vda | head -n 1", expect: hostMarker + "\r\n"))
+        #expect(try await guest.exchange(bus.check, expect: bus.shows), "\(interface): \(bus.shows) in \(guest.console)")
+        #expect(try await guest.exchange("head -c 64 \(bus.device) | head -n 1", expect: hostMarker + "\r\n"))
         let guestMarker = "guest-marker-\(UUID().uuidString.prefix(8))"
-        #expect(try await guest.exchange("echo \(guestMarker) | dd of=/dev/vda bs=512 seek=1 conv=fsync && echo written", expect: "written\r\n"))
+        // The guest's "done" comes from $((…)), so the echoed command line cannot match it.
+        #expect(try await guest.exchange("echo \(guestMarker) | dd of=\(bus.device) bs=512 seek=1 conv=fsync && echo done-$((40 + 2))", expect: "done-42"),
+                "\(guest.console)")
         #expect(try guest.run(["stop", guest.name]).status == 0)
         var readBack = disk
         if format == "qcow2" {
