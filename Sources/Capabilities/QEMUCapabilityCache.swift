@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import JSON
 import QMP
@@ -6,8 +7,9 @@ import QMP
 ///
 /// One file per binary path (`qemu-caps-<hash of the path>.json`). A cached result is used
 /// only while the binary's path, size and modification time are what they were at probe
-/// time; otherwise the binary is probed again and the file rewritten whole (temporary file,
-/// fsync, rename), so a crash leaves the old or the new file, never a torn one.
+/// time; otherwise the binary is probed again and the file rewritten whole (`AtomicFile`), so a
+/// crash leaves the old or the new file, never a torn one. One process probes a binary at a
+/// time (`ProbeLock`, on `qemu-caps-<hash>.lock` beside the entry).
 public struct QEMUCapabilityCache: Sendable {
     /// Where the files live (created 0700 when missing).
     public let directory: String
@@ -19,24 +21,45 @@ public struct QEMUCapabilityCache: Sendable {
     public init(directory: String, probe: QEMUProbe = QEMUProbe()) {
         self.directory = directory
         self.probe = probe
+        lockWait = probe.timeout + .seconds(10)
     }
 
     /// Where it came from.
     public enum Source: String, Sendable { case cache, probe }
 
+    /// How long a lookup waits for another process's probe of the same binary (its lock) before
+    /// it gives up: longer than that probe may take.
+    public var lockWait: Duration
+
     /// The capabilities of `binary`, from the cache when still valid, else probed and stored.
+    /// Concurrent lookups of one binary (parallel `start`s) probe it once: the first takes the
+    /// entry's lock and probes, the others wait for the lock and read what it stored.
     public func capabilities(of binary: String) async throws -> (QEMUCapabilities, Source) {
         let identity = try QEMUBinaryIdentity(ofBinaryAt: binary)
         let file = self.file(for: identity.path)
-        if let data = FileManager.default.contents(atPath: file),
-            let json = try? JSON.decode(bytes: Array(data)),
-            let cached = QEMUCapabilities(cacheJSON: json), cached.binary == identity
-        {
-            return (cached, .cache)
-        }
+        if let cached = cached(file, identity) { return (cached, .cache) }
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let lock = try await ProbeLock.acquire(lockFile(for: file), timeout: lockWait)
+        defer { lock.release() }
+        // Whoever held the lock before us may have stored the answer meanwhile.
+        if let cached = cached(file, identity) { return (cached, .cache) }
         let fresh = try await probe.probe(binary: identity.path)
-        try write(fresh.cacheJSON, to: file)
+        try AtomicFile.write(try fresh.cacheJSON.encodedBytes(pretty: true), to: file)
         return (fresh, .probe)
+    }
+
+    /// The entry in `file`, if it is one for `identity` (the binary as it is now).
+    private func cached(_ file: String, _ identity: QEMUBinaryIdentity) -> QEMUCapabilities? {
+        guard let bytes = try? FileDescriptorIO.readFile(file), let json = try? JSON.decode(bytes: bytes),
+            let cached = QEMUCapabilities(cacheJSON: json), cached.binary == identity
+        else { return nil }
+        return cached
+    }
+
+    /// The lock file of the entry in `file` (`qemu-caps-HASH.lock`).
+    public func lockFile(for file: String) -> String {
+        String(file.dropLast(".json".count)) + ".lock"
     }
 
     /// The cache file for a binary path.
@@ -50,37 +73,6 @@ public struct QEMUCapabilityCache: Sendable {
         let hex = String(hash, radix: 16)
         return directory + "/qemu-caps-" + String(repeating: "0", count: 16 - hex.count) + hex + ".json"
     }
-
-    private func write(_ json: JSON, to path: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let bytes = Array(try json.encoded(pretty: true).utf8)
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CacheWriteError(path: temporary, errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else {
-                let e = errno
-                close(fd)
-                unlink(temporary)
-                throw CacheWriteError(path: temporary, errno: e)
-            }
-            offset += n
-        }
-        guard fsync(fd) == 0, close(fd) == 0, rename(temporary, path) == 0 else {
-            let e = errno
-            unlink(temporary)
-            throw CacheWriteError(path: path, errno: e)
-        }
-    }
-}
-
-struct CacheWriteError: Error, CustomStringConvertible {
-    let path: String
-    let errno: Int32
-    var description: String { "cannot write \(path): \(String(cString: strerror(errno)))" }
 }
 
 // MARK: - JSON form of the cache file
