@@ -16,7 +16,7 @@ public struct QEMUCapabilityCache: Sendable {
     public var probe: QEMUProbe
 
     /// Bumped when the file layout changes: older files are then ignored.
-    static let formatVersion = 2
+    static let formatVersion = 3
 
     public init(directory: String, probe: QEMUProbe = QEMUProbe()) {
         self.directory = directory
@@ -34,27 +34,53 @@ public struct QEMUCapabilityCache: Sendable {
     /// The capabilities of `binary`, from the cache when still valid, else probed and stored.
     /// Concurrent lookups of one binary (parallel `start`s) probe it once: the first takes the
     /// entry's lock and probes, the others wait for the lock and read what it stored.
-    public func capabilities(of binary: String) async throws -> (QEMUCapabilities, Source) {
+    /// `includingSchema: false` leaves the QAPI schema unread (`schema` nil): it is nine tenths
+    /// of the entry, and `start`'s checks do not ask it (reading it was a third of a warm
+    /// `start`'s CPU time, see bench/README.md).
+    public func capabilities(of binary: String, includingSchema: Bool = true) async throws -> (QEMUCapabilities, Source) {
         let identity = try QEMUBinaryIdentity(ofBinaryAt: binary)
         let file = self.file(for: identity.path)
-        if let cached = cached(file, identity) { return (cached, .cache) }
+        if let cached = cached(file, identity, includingSchema: includingSchema) { return (cached, .cache) }
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let lock = try await ProbeLock.acquire(lockFile(for: file), timeout: lockWait)
         defer { lock.release() }
         // Whoever held the lock before us may have stored the answer meanwhile.
-        if let cached = cached(file, identity) { return (cached, .cache) }
+        if let cached = cached(file, identity, includingSchema: includingSchema) { return (cached, .cache) }
         let fresh = try await probe.probe(binary: identity.path)
+        // The schema first: the entry counts once its main file names this binary.
+        if let schema = fresh.schema {
+            try AtomicFile.write(try Self.schemaJSON(schema, of: identity).encodedBytes(), to: schemaFile(for: file))
+        }
         try AtomicFile.write(try fresh.cacheJSON.encodedBytes(pretty: true), to: file)
         return (fresh, .probe)
     }
 
     /// The entry in `file`, if it is one for `identity` (the binary as it is now).
-    private func cached(_ file: String, _ identity: QEMUBinaryIdentity) -> QEMUCapabilities? {
-        guard let bytes = try? FileDescriptorIO.readFile(file), let json = try? JSON.decode(bytes: bytes),
-            let cached = QEMUCapabilities(cacheJSON: json), cached.binary == identity
-        else { return nil }
+    private func cached(_ file: String, _ identity: QEMUBinaryIdentity, includingSchema: Bool) -> QEMUCapabilities? {
+        guard let json = Self.read(file), var cached = QEMUCapabilities(cacheJSON: json), cached.binary == identity else { return nil }
+        if includingSchema {
+            guard let json = Self.read(schemaFile(for: file)), json["format"]?.intValue == Self.formatVersion,
+                QEMUBinaryIdentity(cacheJSON: json["binary"]) == identity, let entries = json["schema"]?.arrayValue
+            else { return nil }
+            cached.schema = QMPSchema(entries: entries)
+        }
         return cached
+    }
+
+    private static func read(_ path: String) -> JSON? {
+        guard let bytes = try? FileDescriptorIO.readFile(path) else { return nil }
+        return try? JSON.decode(bytes: bytes)
+    }
+
+    /// The schema file's content (compact: nobody reads it by eye; `caps` counts its entities).
+    static func schemaJSON(_ schema: QMPSchema, of binary: QEMUBinaryIdentity) -> JSON {
+        ["format": JSON(formatVersion), "binary": binary.cacheJSON, "schema": schema.json]
+    }
+
+    /// The schema file of the entry in `file` (`qemu-caps-HASH.schema.json`).
+    public func schemaFile(for file: String) -> String {
+        String(file.dropLast(".json".count)) + ".schema.json"
     }
 
     /// The lock file of the entry in `file` (`qemu-caps-HASH.lock`).
@@ -78,7 +104,7 @@ public struct QEMUCapabilityCache: Sendable {
 // MARK: - JSON form of the cache file
 
 extension QEMUCapabilities {
-    /// The cache file's content.
+    /// The cache file's content: everything but the schema, which has a file of its own.
     public var cacheJSON: JSON {
         func properties(_ map: [String: [QOMPropertyInfo]]) -> JSON {
             .object(JSONObject(map.keys.sorted().map { type in
@@ -87,10 +113,7 @@ extension QEMUCapabilities {
         }
         return [
             "format": JSON(QEMUCapabilityCache.formatVersion),
-            "binary": [
-                "path": .string(binary.path), "size": JSON(binary.size),
-                "mtime-ns": JSON(binary.modificationTimeNanoseconds),
-            ],
+            "binary": binary.cacheJSON,
             "version": [
                 "major": JSON(version.major), "minor": JSON(version.minor), "micro": JSON(version.micro),
                 "package": .string(version.package),
@@ -100,20 +123,18 @@ extension QEMUCapabilities {
             "object-properties": properties(objectProperties),
             "device-properties": properties(deviceProperties),
             "machine-properties": properties(machineProperties),
-            "schema": schema.json,
         ]
     }
 
-    /// Reads a cache file's content; nil when it is not one (or of another format version).
+    /// Reads a cache file's content (without the schema); nil when it is not one (or of another
+    /// format version).
     public init?(cacheJSON json: JSON) {
         guard json["format"]?.intValue == QEMUCapabilityCache.formatVersion,
-            let path = json["binary"]?["path"]?.stringValue, let size = json["binary"]?["size"]?.int64Value,
-            let mtime = json["binary"]?["mtime-ns"]?.int64Value,
+            let binary = QEMUBinaryIdentity(cacheJSON: json["binary"]),
             let v = json["version"], let major = v["major"]?.intValue, let minor = v["minor"]?.intValue,
             let micro = v["micro"]?.intValue,
             let types = json["types"]?.arrayValue?.compactMap(\.stringValue),
-            let creatable = json["creatable-types"]?.arrayValue?.compactMap(\.stringValue),
-            let schema = json["schema"]?.arrayValue
+            let creatable = json["creatable-types"]?.arrayValue?.compactMap(\.stringValue)
         else { return nil }
         func properties(_ key: String) -> [String: [QOMPropertyInfo]] {
             var map: [String: [QOMPropertyInfo]] = [:]
@@ -123,10 +144,24 @@ extension QEMUCapabilities {
             return map
         }
         self.init(
-            binary: QEMUBinaryIdentity(path: path, size: size, modificationTimeNanoseconds: mtime),
+            binary: binary,
             version: QEMUVersion(major: major, minor: minor, micro: micro, package: v["package"]?.stringValue ?? ""),
             types: Set(types), creatableTypes: Set(creatable), objectProperties: properties("object-properties"),
             deviceProperties: properties("device-properties"), machineProperties: properties("machine-properties"),
-            schema: QMPSchema(entries: schema))
+            schema: nil)
+    }
+}
+
+extension QEMUBinaryIdentity {
+    /// The identity as the cache files record it.
+    var cacheJSON: JSON {
+        ["path": .string(path), "size": JSON(size), "mtime-ns": JSON(modificationTimeNanoseconds)]
+    }
+
+    init?(cacheJSON json: JSON?) {
+        guard let path = json?["path"]?.stringValue, let size = json?["size"]?.int64Value,
+            let mtime = json?["mtime-ns"]?.int64Value
+        else { return nil }
+        self.init(path: path, size: size, modificationTimeNanoseconds: mtime)
     }
 }

@@ -22,8 +22,8 @@ import Testing
         #expect(caps.has(property: "confidential-guest-support", of: "q35"))
         #expect(!caps.has(property: "igvm-cfg", of: "q35"))
         #expect(caps.objectProperties["igvm-cfg"] == nil)
-        #expect(caps.schema.pathExists("object-add/arg-type/+sev-snp-guest/*id-block"))
-        #expect(!caps.schema.pathExists("object-add/arg-type/qom-type/^igvm-cfg"))
+        #expect(caps.schema?.pathExists("object-add/arg-type/+sev-snp-guest/*id-block") == true)
+        #expect(caps.schema?.pathExists("object-add/arg-type/qom-type/^igvm-cfg") == false)
 
         #expect(throws: MissingCapability.self) { try caps.requireCreatable("igvm-cfg") }
         do {
@@ -70,9 +70,25 @@ import Testing
         let (_, source4) = try await cache.capabilities(of: copy)
         #expect(source4 == .cache)
 
-        // The file on disk is the JSON the cache reads back.
+        // The file on disk is the JSON the cache reads back; the schema is in a file of its own,
+        // read only when asked for.
+        var withoutSchema = third
+        withoutSchema.schema = nil
         let onDisk = try JSON.decode(String(contentsOfFile: cache.file(for: copy), encoding: .utf8))
-        #expect(QEMUCapabilities(cacheJSON: onDisk) == third)
+        #expect(QEMUCapabilities(cacheJSON: onDisk) == withoutSchema)
+        let (lean, source5) = try await cache.capabilities(of: copy, includingSchema: false)
+        #expect(source5 == .cache)
+        #expect(lean == withoutSchema)
+        #expect(third.schema?.entities.isEmpty == false)
+
+        // Without its schema file the entry still serves lookups that do not ask for the schema;
+        // one that does probes again.
+        try FileManager.default.removeItem(atPath: cache.schemaFile(for: cache.file(for: copy)))
+        let (_, source6) = try await cache.capabilities(of: copy, includingSchema: false)
+        #expect(source6 == .cache)
+        let (reprobed, source7) = try await cache.capabilities(of: copy)
+        #expect(source7 == .probe)
+        #expect(reprobed.schema == third.schema)
     }
 
     /// Writes, in `dir`, a wrapper standing in for qemu-system-x86_64 (a test double, not QEMU
