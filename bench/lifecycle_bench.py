@@ -164,7 +164,7 @@ def main():
     print(f"{args.count} VMs (TCG, -S, 64 MiB), QEMU {args.qemu}")
     print(f"bare loop (-daemonize + QMP ready): start {b_start:.2f} s, stop {b_stop:.2f} s, total {b_total:.2f} s")
     print(f"bare, all at once:                  start {p_start:.2f} s, stop {p_stop:.2f} s, total {p_total:.2f} s")
-    print(f"igvm-mgr, cold probe cache:         start {c_start:.2f} s (every start probes the binary at once)")
+    print(f"igvm-mgr, cold probe cache:         start {c_start:.2f} s (one start probes the binary, the others wait for it)")
     print(f"igvm-mgr (parallel starts):         start {s_start:.2f} s, stop {s_stop:.2f} s, total {s_total:.2f} s")
     print(f"ratio igvm-mgr / bare serial: start {s_start / b_start:.2f}x, total {s_total / b_total:.2f}x")
     print(f"ratio igvm-mgr / bare parallel: start {s_start / p_start:.2f}x, total {s_total / p_total:.2f}x (goal <= 1.3x)")

@@ -18,8 +18,9 @@ public struct QEMUCapabilities: Sendable, Hashable {
     public var deviceProperties: [String: [QOMPropertyInfo]]
     /// `qom-list-properties` of the probed machine types, by the alias asked for (e.g. "q35").
     public var machineProperties: [String: [QOMPropertyInfo]]
-    /// `query-qmp-schema`, for path questions (`schema.pathExists(…)`).
-    public var schema: QMPSchema
+    /// `query-qmp-schema`, for path questions (`schema.pathExists(…)`); nil when read from the
+    /// cache without it (`QEMUCapabilityCache.capabilities(of:includingSchema:)`).
+    public var schema: QMPSchema?
 
     /// The binary's file name ("qemu-system-x86_64"), for messages.
     public var binaryName: String { binary.path.split(separator: "/").last.map(String.init) ?? binary.path }

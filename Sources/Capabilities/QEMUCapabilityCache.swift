@@ -1,3 +1,4 @@
+import FileAccess
 import Foundation
 import JSON
 import QMP
@@ -6,37 +7,85 @@ import QMP
 ///
 /// One file per binary path (`qemu-caps-<hash of the path>.json`). A cached result is used
 /// only while the binary's path, size and modification time are what they were at probe
-/// time; otherwise the binary is probed again and the file rewritten whole (temporary file,
-/// fsync, rename), so a crash leaves the old or the new file, never a torn one.
+/// time; otherwise the binary is probed again and the file rewritten whole (`AtomicFile`), so a
+/// crash leaves the old or the new file, never a torn one. One process probes a binary at a
+/// time (`ProbeLock`, on `qemu-caps-<hash>.lock` beside the entry).
 public struct QEMUCapabilityCache: Sendable {
     /// Where the files live (created 0700 when missing).
     public let directory: String
     public var probe: QEMUProbe
 
     /// Bumped when the file layout changes: older files are then ignored.
-    static let formatVersion = 2
+    static let formatVersion = 3
 
     public init(directory: String, probe: QEMUProbe = QEMUProbe()) {
         self.directory = directory
         self.probe = probe
+        lockWait = probe.timeout + .seconds(10)
     }
 
     /// Where it came from.
     public enum Source: String, Sendable { case cache, probe }
 
+    /// How long a lookup waits for another process's probe of the same binary (its lock) before
+    /// it gives up: longer than that probe may take.
+    public var lockWait: Duration
+
     /// The capabilities of `binary`, from the cache when still valid, else probed and stored.
-    public func capabilities(of binary: String) async throws -> (QEMUCapabilities, Source) {
+    /// Concurrent lookups of one binary (parallel `start`s) probe it once: the first takes the
+    /// entry's lock and probes, the others wait for the lock and read what it stored.
+    /// `includingSchema: false` leaves the QAPI schema unread (`schema` nil): it is nine tenths
+    /// of the entry, and `start`'s checks do not ask it (reading it was a third of a warm
+    /// `start`'s CPU time, see bench/README.md).
+    public func capabilities(of binary: String, includingSchema: Bool = true) async throws -> (QEMUCapabilities, Source) {
         let identity = try QEMUBinaryIdentity(ofBinaryAt: binary)
         let file = self.file(for: identity.path)
-        if let data = FileManager.default.contents(atPath: file),
-            let json = try? JSON.decode(bytes: Array(data)),
-            let cached = QEMUCapabilities(cacheJSON: json), cached.binary == identity
-        {
-            return (cached, .cache)
-        }
+        if let cached = cached(file, identity, includingSchema: includingSchema) { return (cached, .cache) }
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let lock = try await ProbeLock.acquire(lockFile(for: file), timeout: lockWait)
+        defer { lock.release() }
+        // Whoever held the lock before us may have stored the answer meanwhile.
+        if let cached = cached(file, identity, includingSchema: includingSchema) { return (cached, .cache) }
         let fresh = try await probe.probe(binary: identity.path)
-        try write(fresh.cacheJSON, to: file)
+        // The schema first: the entry counts once its main file names this binary.
+        if let schema = fresh.schema {
+            try AtomicFile.write(try Self.schemaJSON(schema, of: identity).encodedBytes(), to: schemaFile(for: file))
+        }
+        try AtomicFile.write(try fresh.cacheJSON.encodedBytes(pretty: true), to: file)
         return (fresh, .probe)
+    }
+
+    /// The entry in `file`, if it is one for `identity` (the binary as it is now).
+    private func cached(_ file: String, _ identity: QEMUBinaryIdentity, includingSchema: Bool) -> QEMUCapabilities? {
+        guard let json = Self.read(file), var cached = QEMUCapabilities(cacheJSON: json), cached.binary == identity else { return nil }
+        if includingSchema {
+            guard let json = Self.read(schemaFile(for: file)), json["format"]?.intValue == Self.formatVersion,
+                QEMUBinaryIdentity(cacheJSON: json["binary"]) == identity, let entries = json["schema"]?.arrayValue
+            else { return nil }
+            cached.schema = QMPSchema(entries: entries)
+        }
+        return cached
+    }
+
+    private static func read(_ path: String) -> JSON? {
+        guard let bytes = try? FileDescriptorIO.readFile(path) else { return nil }
+        return try? JSON.decode(bytes: bytes)
+    }
+
+    /// The schema file's content (compact: nobody reads it by eye; `caps` counts its entities).
+    static func schemaJSON(_ schema: QMPSchema, of binary: QEMUBinaryIdentity) -> JSON {
+        ["format": JSON(formatVersion), "binary": binary.cacheJSON, "schema": schema.json]
+    }
+
+    /// The schema file of the entry in `file` (`qemu-caps-HASH.schema.json`).
+    public func schemaFile(for file: String) -> String {
+        String(file.dropLast(".json".count)) + ".schema.json"
+    }
+
+    /// The lock file of the entry in `file` (`qemu-caps-HASH.lock`).
+    public func lockFile(for file: String) -> String {
+        String(file.dropLast(".json".count)) + ".lock"
     }
 
     /// The cache file for a binary path.
@@ -50,43 +99,12 @@ public struct QEMUCapabilityCache: Sendable {
         let hex = String(hash, radix: 16)
         return directory + "/qemu-caps-" + String(repeating: "0", count: 16 - hex.count) + hex + ".json"
     }
-
-    private func write(_ json: JSON, to path: String) throws {
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let bytes = Array(try json.encoded(pretty: true).utf8)
-        let temporary = path + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CacheWriteError(path: temporary, errno: errno) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else {
-                let e = errno
-                close(fd)
-                unlink(temporary)
-                throw CacheWriteError(path: temporary, errno: e)
-            }
-            offset += n
-        }
-        guard fsync(fd) == 0, close(fd) == 0, rename(temporary, path) == 0 else {
-            let e = errno
-            unlink(temporary)
-            throw CacheWriteError(path: path, errno: e)
-        }
-    }
-}
-
-struct CacheWriteError: Error, CustomStringConvertible {
-    let path: String
-    let errno: Int32
-    var description: String { "cannot write \(path): \(String(cString: strerror(errno)))" }
 }
 
 // MARK: - JSON form of the cache file
 
 extension QEMUCapabilities {
-    /// The cache file's content.
+    /// The cache file's content: everything but the schema, which has a file of its own.
     public var cacheJSON: JSON {
         func properties(_ map: [String: [QOMPropertyInfo]]) -> JSON {
             .object(JSONObject(map.keys.sorted().map { type in
@@ -95,10 +113,7 @@ extension QEMUCapabilities {
         }
         return [
             "format": JSON(QEMUCapabilityCache.formatVersion),
-            "binary": [
-                "path": .string(binary.path), "size": JSON(binary.size),
-                "mtime-ns": JSON(binary.modificationTimeNanoseconds),
-            ],
+            "binary": binary.cacheJSON,
             "version": [
                 "major": JSON(version.major), "minor": JSON(version.minor), "micro": JSON(version.micro),
                 "package": .string(version.package),
@@ -108,20 +123,18 @@ extension QEMUCapabilities {
             "object-properties": properties(objectProperties),
             "device-properties": properties(deviceProperties),
             "machine-properties": properties(machineProperties),
-            "schema": schema.json,
         ]
     }
 
-    /// Reads a cache file's content; nil when it is not one (or of another format version).
+    /// Reads a cache file's content (without the schema); nil when it is not one (or of another
+    /// format version).
     public init?(cacheJSON json: JSON) {
         guard json["format"]?.intValue == QEMUCapabilityCache.formatVersion,
-            let path = json["binary"]?["path"]?.stringValue, let size = json["binary"]?["size"]?.int64Value,
-            let mtime = json["binary"]?["mtime-ns"]?.int64Value,
+            let binary = QEMUBinaryIdentity(cacheJSON: json["binary"]),
             let v = json["version"], let major = v["major"]?.intValue, let minor = v["minor"]?.intValue,
             let micro = v["micro"]?.intValue,
             let types = json["types"]?.arrayValue?.compactMap(\.stringValue),
-            let creatable = json["creatable-types"]?.arrayValue?.compactMap(\.stringValue),
-            let schema = json["schema"]?.arrayValue
+            let creatable = json["creatable-types"]?.arrayValue?.compactMap(\.stringValue)
         else { return nil }
         func properties(_ key: String) -> [String: [QOMPropertyInfo]] {
             var map: [String: [QOMPropertyInfo]] = [:]
@@ -131,10 +144,24 @@ extension QEMUCapabilities {
             return map
         }
         self.init(
-            binary: QEMUBinaryIdentity(path: path, size: size, modificationTimeNanoseconds: mtime),
+            binary: binary,
             version: QEMUVersion(major: major, minor: minor, micro: micro, package: v["package"]?.stringValue ?? ""),
             types: Set(types), creatableTypes: Set(creatable), objectProperties: properties("object-properties"),
             deviceProperties: properties("device-properties"), machineProperties: properties("machine-properties"),
-            schema: QMPSchema(entries: schema))
+            schema: nil)
+    }
+}
+
+extension QEMUBinaryIdentity {
+    /// The identity as the cache files record it.
+    var cacheJSON: JSON {
+        ["path": .string(path), "size": JSON(size), "mtime-ns": JSON(modificationTimeNanoseconds)]
+    }
+
+    init?(cacheJSON json: JSON?) {
+        guard let path = json?["path"]?.stringValue, let size = json?["size"]?.int64Value,
+            let mtime = json?["mtime-ns"]?.int64Value
+        else { return nil }
+        self.init(path: path, size: size, modificationTimeNanoseconds: mtime)
     }
 }

@@ -172,11 +172,12 @@ public struct StartProcedure: Sendable {
         }
     }
 
-    /// The probe of `binary` (resolved), from the cache in the state directory when it is fresh.
+    /// The probe of `binary` (resolved), from the cache in the state directory when it is fresh;
+    /// without the QAPI schema, which nothing here asks.
     private func probe(_ binary: String) async throws(LifecycleError) -> QEMUCapabilities {
         do {
             return try await QEMUCapabilityCache(directory: stateDirectory.capabilityCache,
-                                                 probe: QEMUProbe(logger: probeLogger)).capabilities(of: binary).0
+                                                 probe: QEMUProbe(logger: probeLogger)).capabilities(of: binary, includingSchema: false).0
         } catch {
             throw .hostUnsupported("cannot probe \(binary) for what it supports: \(error)")
         }

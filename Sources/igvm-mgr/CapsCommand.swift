@@ -48,7 +48,7 @@ struct CapsCommand: AsyncParsableCommand {
         if output.json {
             var object = caps.cacheJSON.objectValue ?? [:]
             object["schema"] = nil
-            object["schema-entities"] = JSON(caps.schema.entities.count)
+            object["schema-entities"] = JSON(caps.schema?.entities.count ?? 0)
             object["source"] = .string(source)
             object["confidential"] = .object(JSONObject(Self.confidentialTypes.map { ($0, .bool(caps.canCreate($0))) }))
             object["devices"] = .object(JSONObject(Self.devices.map { ($0, .bool(caps.deviceProperties[$0] != nil)) }))
