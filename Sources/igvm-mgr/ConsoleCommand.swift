@@ -44,21 +44,34 @@ struct ConsoleCommand: ParsableCommand {
             Output.error("VM \(name) has no console socket: its definition has no [console], or it is not running")
             throw ExitStatus.failure
         }
-        let socket = try ConsoleAttachment.connect(paths.consoleSocket)
+        let socket: Int32
+        switch ConsoleAttachment.connect(paths.consoleSocket) {
+        case .success(let fd): socket = fd
+        case .failure(let error) where error.code == ECONNREFUSED:
+            throw CommandLineFailure.failure("the console of \(name) is not served: its supervisor is not running (see `igvm-mgr status \(name)`)")
+        case .failure(let error):
+            throw CommandLineFailure.failure("cannot connect to the console socket \(paths.consoleSocket): \(String(cString: strerror(error.code)))")
+        }
         defer { close(socket) }
         let early = try ConsoleAttachment.attach(socket, force: force, name: name)
         let terminal = isatty(STDIN_FILENO) == 1 ? RawTerminal() : nil
         if terminal != nil { FileHandle.standardError.write(Data("Connected to \(TerminalText.escape(name))'s console; Ctrl-] detaches.\r\n".utf8)) }
         _ = ConsoleAttachment.writeAll(STDOUT_FILENO, early[...])
-        let ended = ConsoleAttachment.relay(socket: socket, interactive: terminal != nil)
+        var last: [UInt8] = []
+        let ended = ConsoleAttachment.relay(socket: socket, interactive: terminal != nil, lastBytes: &last)
         terminal?.restore()
         guard ended == .closed else { return }
-        // The supervisor removes the socket before it closes the console when the VM ends; a
-        // console closed while the socket is still there was taken over (--force).
-        if FileManager.default.fileExists(atPath: paths.consoleSocket) {
+        // Why the console closed: the relay's takeover notice is the last thing it sends before it
+        // closes a connection for a takeover; when the VM ends the supervisor removes the socket
+        // before it closes the attachment; a close with neither is a supervisor that died (its
+        // socket file stays; asking whether it still listens would race its exit).
+        if String(decoding: last, as: UTF8.self).contains(ConsoleAttachment.takeoverNotice) {
             Output.error("the console of \(name) was taken over (--force)")
-        } else {
+        } else if !FileManager.default.fileExists(atPath: paths.consoleSocket) {
             Output.error("the console of \(name) closed (the VM stopped)")
+        } else {
+            Output.error("the console of \(name) closed: its supervisor is gone (see `igvm-mgr status \(name)`)")
+            throw ExitStatus.failure
         }
     }
 }
@@ -118,30 +131,44 @@ enum ConsoleAttachment {
         return Array(received[(newline + 1)...])
     }
 
-    static func connect(_ path: String) throws -> Int32 {
+    /// A connected socket, or the `errno` of the failure.
+    static func connect(_ path: String) -> Result<Int32, Errno> {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        guard fd >= 0, bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw CommandLineFailure.failure("cannot use the console socket \(path)")
+        guard fd >= 0 else { return .failure(Errno(errno)) }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            close(fd)
+            return .failure(Errno(ENAMETOOLONG))
         }
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes + [0]) }
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
         }
         guard connected else {
-            let reason = String(cString: strerror(errno))
+            let code = errno
             close(fd)
-            throw CommandLineFailure.failure("cannot connect to the console socket \(path): \(reason)")
+            return .failure(Errno(code))
         }
-        return fd
+        return .success(fd)
+    }
+
+    /// An `errno` value as an `Error`, for `Result`.
+    struct Errno: Error, Equatable {
+        let code: Int32
+        init(_ code: Int32) { self.code = code }
     }
 
     /// Copies stdin to the console and the console to stdout until Ctrl-] (interactive), the
     /// end of stdin (not interactive), or the supervisor closing the console (the VM stopped,
     /// or a takeover).
-    static func relay(socket: Int32, interactive: Bool) -> End {
+    /// The start of the line the supervisor's relay sends a client it detaches for a takeover
+    /// (`ConsoleRelay.attach`).
+    static let takeoverNotice = "[igvm-mgr: the console was taken over"
+
+    /// `lastBytes`: the last bytes received from the console (up to 256).
+    static func relay(socket: Int32, interactive: Bool, lastBytes: inout [UInt8]) -> End {
         var buffer = [UInt8](repeating: 0, count: 4096)
         var fds = [pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0),
                    pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
@@ -153,6 +180,7 @@ enum ConsoleAttachment {
             if fds[1].revents != 0 {
                 let n = read(socket, &buffer, buffer.count)
                 if n <= 0 { return .closed }
+                lastBytes = Array((lastBytes + buffer[..<n]).suffix(256))
                 guard writeAll(STDOUT_FILENO, buffer[..<n]) else { return .inputEnded }
             }
             if fds[0].revents != 0 {
