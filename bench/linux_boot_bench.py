@@ -16,22 +16,15 @@ IGVM_MGR = subprocess.run(["swift", "build", "--show-bin-path"], cwd=ROOT, captu
 CONFIG = os.path.join(ROOT, "configs/linux-tcg.toml")
 PROMPT = b"guest# "
 
+from vmfwupdate_bench import wait_for  # noqa: E402 (the bench's one wait for a marker in a file)
 
-def wait_for_prompt(log, deadline=120):
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        try:
-            with open(log, "rb") as f:
-                if PROMPT in f.read():
-                    return time.monotonic()
-        except FileNotFoundError:
-            pass
-        time.sleep(0.005)
-    raise SystemExit(f"no prompt in {log}")
+
+def wait_for_prompt(log):
+    return wait_for(log, PROMPT, timeout=120)
 
 
 def managed(state):
-    t0 = time.monotonic()
+    t0 = time.time()  # wait_for returns wall time
     subprocess.run([IGVM_MGR, "start", CONFIG, "--state-dir", state], check=True, capture_output=True)
     t = wait_for_prompt(f"{state}/linux-tcg/console.log") - t0
     subprocess.run([IGVM_MGR, "stop", "linux-tcg", "--mode", "quit", "--state-dir", state], check=True, capture_output=True)
@@ -62,7 +55,7 @@ def by_hand(state):
     argv = json.loads(subprocess.run([IGVM_MGR, "args", CONFIG, "--json", "--state-dir", state, "--qmp-socket", folder + "/qmp.sock"],
                                      check=True, capture_output=True, text=True).stdout)
     argv = [a for a in argv if a != "-S"]
-    t0 = time.monotonic()
+    t0 = time.time()  # wait_for returns wall time
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     reader = threading.Thread(target=drain, args=(folder + "/console.sock",), daemon=True)
     reader.start()

@@ -82,6 +82,33 @@ public enum FileDescriptorIO {
         }
     }
 
+    /// Writes every byte at file offset `offset` (pwrite(2)), retrying short writes and EINTR.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: UInt64, subject: String) throws(SystemError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { buffer in
+                retryingOnInterrupt { pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done)) }
+            }
+            guard n > 0 else { throw SystemError("cannot write", subject, code: n == 0 ? EIO : errno) }
+            done += n
+        }
+    }
+
+    /// Exactly `count` bytes from file offset `offset` (pread(2)); nil when the file ends first.
+    public static func readExactly(_ fd: Int32, count: Int, at offset: UInt64, subject: String) throws(SystemError) -> [UInt8]? {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let n = bytes.withUnsafeMutableBytes { buffer in
+                retryingOnInterrupt { pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done)) }
+            }
+            if n < 0 { throw SystemError("cannot read", subject) }
+            if n == 0 { return nil }
+            done += n
+        }
+        return bytes
+    }
+
     /// Reads the whole file at `path`, or nil when it does not exist. State files are read with
     /// `followingSymlinks: false` (a symlink there is refused with ELOOP).
     public static func readFile(_ path: String, followingSymlinks: Bool = true) throws(SystemError) -> [UInt8]? {

@@ -163,7 +163,7 @@ public struct Lifecycle: Sendable {
             await session.close()
         }
         var report = StatusReport(observation: observation, qmpStatus: qmpStatus, lastEvents: EventLog.tail(observation.paths.eventLog, count: events))
-        if let bytes = try? FileDescriptorIO.readFile(observation.paths.plan), let plan = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
+        if let plan = try? QEMULaunch.recorded(in: observation.paths),
            var devices = plan.devices.objectValue {
             devices["console"] = plan.console
                 ? ["socket": .string(observation.paths.consoleSocket), "log": .string(observation.paths.consoleLog)] : .null

@@ -152,8 +152,7 @@ public struct StartProcedure: Sendable {
         guard let cid = launch.requirements.vsockGuestCID else { return }
         for name in stateDirectory.vmNames() where name != launch.name {
             guard let other = try? stateDirectory.vm(name), VMLock.isHeld(other.lock),
-                  let bytes = try? FileDescriptorIO.readFile(other.plan),
-                  let plan = try? QEMULaunch(json: JSON.decode(bytes: bytes)),
+                  let plan = try? QEMULaunch.recorded(in: other),
                   plan.requirements.vsockGuestCID == cid else { continue }
             throw .busy("VM \(launch.name): vsock guest-cid \(cid) is already used by running VM \(name)")
         }

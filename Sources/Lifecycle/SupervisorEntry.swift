@@ -6,7 +6,6 @@ import FileAccess
 #if canImport(Glibc)
 import Glibc
 #endif
-import JSON
 
 /// `igvm-mgr supervise NAME`: the supervisor process's entry point. Normally started by `start`
 /// with the VM's locked lock file and the readiness pipe on descriptors it names
@@ -38,10 +37,10 @@ public enum SupervisorEntry {
         let launch: QEMULaunch
         let policy: any VMEventPolicy
         do {
-            guard let bytes = try FileDescriptorIO.readFile(paths.plan) else {
+            guard let recorded = try QEMULaunch.recorded(in: paths) else {
                 throw LifecycleError.notFound("no launch plan at \(paths.plan)")
             }
-            launch = try QEMULaunch(json: try JSON.decode(bytes: bytes))
+            launch = recorded
             // The reset/vmfwupdate policy when the plan asks for it; a plan without one runs
             // with QEMU's own reset behaviour, by the plan's choice, never as a fallback.
             policy = try VMFWUpdateSetup.forPlan(launch, vmFolder: paths.folder).map(FirmwareUpdateEventPolicy.init) ?? PlainEventPolicy()

@@ -206,19 +206,11 @@ final class ConsoleLogFile: @unchecked Sendable {
     /// Appends `bytes`; returns an error the first time appending fails (a full disk), nil
     /// otherwise. The relay goes on either way: the guest's console must not stop with the log.
     func append(_ bytes: ByteBuffer) -> String? {
-        let ok = bytes.withUnsafeReadableBytes { raw -> Bool in
-            var offset = 0
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { return false }
-                offset += n
-            }
-            return true
-        }
-        defer { failing = !ok }
-        guard !ok, !failing else { return nil }
-        return "cannot append to \(path): \(String(cString: strerror(errno)))"
+        let failure: SystemError?
+        do { try FileDescriptorIO.writeAll(fd, Array(bytes.readableBytesView), subject: path); failure = nil } catch { failure = error }
+        defer { failing = failure != nil }
+        guard let failure, !failing else { return nil }
+        return failure.description
     }
 }
 

@@ -11,27 +11,7 @@ enum UnixListener {
     /// Binds and listens on `path` (replacing a stale socket file); returns the descriptor.
     static func listen(at path: String, backlog: Int32 = 8) throws(SystemError) -> Int32 {
         unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw SystemError("cannot create a socket for", path) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            throw SystemError("socket path too long:", path, code: ENAMETOOLONG)
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0 else {
-            let saved = errno
-            close(fd)
-            throw SystemError("cannot bind", path, code: saved)
-        }
+        let fd = try UnixSocketAddress.socket(at: path, "cannot bind") { bind($0, $1, $2) }
         guard chmod(path, 0o600) == 0, Glibc.listen(fd, backlog) == 0 else {
             let saved = errno
             close(fd)

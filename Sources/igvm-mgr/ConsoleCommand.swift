@@ -45,12 +45,12 @@ struct ConsoleCommand: ParsableCommand {
             throw ExitStatus.failure
         }
         let socket: Int32
-        switch ConsoleAttachment.connect(paths.consoleSocket) {
-        case .success(let fd): socket = fd
-        case .failure(let error) where error.code == ECONNREFUSED:
+        do {
+            socket = try UnixSocketAddress.connect(paths.consoleSocket)
+        } catch where error.code == ECONNREFUSED {
             throw CommandLineFailure.failure("the console of \(name) is not served: its supervisor is not running (see `igvm-mgr status \(name)`)")
-        case .failure(let error):
-            throw CommandLineFailure.failure("cannot connect to the console socket \(paths.consoleSocket): \(String(cString: strerror(error.code)))")
+        } catch {
+            throw CommandLineFailure.failure(error.description)
         }
         defer { close(socket) }
         let early = try ConsoleAttachment.attach(socket, force: force, name: name)
@@ -131,38 +131,6 @@ enum ConsoleAttachment {
         return Array(received[(newline + 1)...])
     }
 
-    /// A connected socket, or the `errno` of the failure.
-    static func connect(_ path: String) -> Result<Int32, Errno> {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard fd >= 0 else { return .failure(Errno(errno)) }
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            close(fd)
-            return .failure(Errno(ENAMETOOLONG))
-        }
-        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes + [0]) }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
-        }
-        guard connected else {
-            let code = errno
-            close(fd)
-            return .failure(Errno(code))
-        }
-        return .success(fd)
-    }
-
-    /// An `errno` value as an `Error`, for `Result`.
-    struct Errno: Error, Equatable {
-        let code: Int32
-        init(_ code: Int32) { self.code = code }
-    }
-
-    /// Copies stdin to the console and the console to stdout until Ctrl-] (interactive), the
-    /// end of stdin (not interactive), or the supervisor closing the console (the VM stopped,
-    /// or a takeover).
     /// The start of the line the supervisor's relay sends a client it detaches for a takeover
     /// (`ConsoleRelay.attach`).
     static let takeoverNotice = "[igvm-mgr: the console was taken over"
@@ -198,14 +166,8 @@ enum ConsoleAttachment {
         }
     }
 
+    /// Writes every byte (`FileDescriptorIO.writeAll`); false when the other end is gone.
     static func writeAll(_ fd: Int32, _ bytes: ArraySlice<UInt8>) -> Bool {
-        var rest = bytes
-        while !rest.isEmpty {
-            let n = rest.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return false }
-            rest = rest.dropFirst(n)
-        }
-        return true
+        (try? FileDescriptorIO.writeAll(fd, Array(bytes), subject: "")) != nil
     }
 }

@@ -70,15 +70,11 @@ public struct GuestRAMFile: Sendable, Hashable {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: SystemError("cannot open", path).description) }
         defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: Int(range.length))
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { buffer in
-                retryingOnInterrupt { pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done)) }
-            }
-            guard n > 0 else { throw Failure(description: "guest RAM file \(path) ends before \(range)") }
-            done += n
+        let bytes: [UInt8]?
+        do { bytes = try FileDescriptorIO.readExactly(fd, count: Int(range.length), at: offset, subject: path) } catch {
+            throw Failure(description: error.description)
         }
+        guard let bytes else { throw Failure(description: "guest RAM file \(path) ends before \(range)") }
         return bytes
     }
 
@@ -91,10 +87,7 @@ public struct GuestRAMFile: Sendable, Hashable {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(description: SystemError("cannot open", path).description) }
         defer { close(fd) }
-        let n = bytes.withUnsafeBytes { buffer in
-            retryingOnInterrupt { pwrite(fd, buffer.baseAddress!, buffer.count, off_t(offset)) }
-        }
-        guard n == bytes.count else { throw Failure(description: SystemError("cannot write", path).description) }
+        do { try FileDescriptorIO.writeAll(fd, bytes, at: offset, subject: path) } catch { throw Failure(description: error.description) }
     }
 
     private func offset(_ range: GuestPhysicalRange) throws(Failure) -> UInt64 {
