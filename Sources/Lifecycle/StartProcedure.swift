@@ -105,13 +105,8 @@ public struct StartProcedure: Sendable {
         var pipeFDs: [Int32] = [-1, -1]
         guard pipe(&pipeFDs) == 0, fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC) == 0, fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC) == 0 else { throw LifecycleError(SystemError("cannot create a pipe", "")) }
         defer { close(pipeFDs[0]) }
-        var request = SpawnRequest(
-            executable: supervisorExecutable, arguments: [
-                "supervise", launch.name, "--state-dir", stateDirectory.path,
-                "--lock-fd", String(SupervisorDescriptors.lock), "--readiness-fd", String(SupervisorDescriptors.readiness),
-            ],
-            logPath: paths.supervisorLog)
-        if let signalStopTimeout { request.arguments += ["--stop-timeout", String(signalStopTimeout.seconds)] }
+        let invocation = SupervisorInvocation(name: launch.name, stateDirectory: stateDirectory.path, stopTimeout: signalStopTimeout)
+        var request = SpawnRequest(executable: supervisorExecutable, arguments: invocation.arguments, logPath: paths.supervisorLog)
         request.extraEnvironment = supervisorEnvironment
         request.newSession = true
         request.inheritedDescriptors = [(lock.descriptor, SupervisorDescriptors.lock), (pipeFDs[1], ReadinessChannel.supervisorDescriptor)]

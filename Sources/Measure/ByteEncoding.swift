@@ -1,3 +1,4 @@
+import Numerals
 import Foundation
 
 /// Hexadecimal text, as sev-snp-measure prints digests (lower case).
@@ -28,14 +29,7 @@ public enum Hex {
         return out
     }
 
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    private static func nibble(_ c: UInt8) -> UInt8? { Numeral.hexDigitValue(c) }
 }
 
 /// Standard base64 with padding (RFC 4648 §4), as QEMU's `id-block`/`id-auth` properties and

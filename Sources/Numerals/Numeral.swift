@@ -40,11 +40,14 @@ public enum Numeral {
         return UInt64(text, radix: radix)
     }
 
-    private static func digitValue(_ c: UInt8) -> Int? {
+    private static func digitValue(_ c: UInt8) -> Int? { hexDigitValue(c).map(Int.init) }
+
+    /// The value of one hexadecimal digit (either case), or nil for any other byte.
+    public static func hexDigitValue(_ c: UInt8) -> UInt8? {
         switch c {
-        case 0x30...0x39: Int(c - 0x30)
-        case 0x41...0x46: Int(c - 0x41 + 10)
-        case 0x61...0x66: Int(c - 0x61 + 10)
+        case 0x30...0x39: c - 0x30
+        case 0x41...0x46: c - 0x41 + 10
+        case 0x61...0x66: c - 0x61 + 10
         default: nil
         }
     }

@@ -26,8 +26,8 @@ public enum ResidentSetTrim {
     struct Mapping: Equatable {
         var start: UInt
         var end: UInt
-        var permissions: Substring
-        var path: Substring
+        var permissions: String
+        var path: String
         /// Copied-on-write pages: content that exists nowhere but in this mapping.
         var anonymousKiB = 0
 
@@ -45,7 +45,7 @@ public enum ResidentSetTrim {
     public static func dropReadOnlyFileMappings() -> Int {
         guard let bytes = try? FileDescriptorIO.readFile("/proc/self/smaps") else { return 0 }
         var advised = 0
-        for mapping in parse(String(decoding: bytes, as: UTF8.self)) where mapping.isDroppable {
+        for mapping in parse(bytes) where mapping.isDroppable {
             guard let address = UnsafeMutableRawPointer(bitPattern: mapping.start) else { continue }
             let length = Int(mapping.end - mapping.start)
             if madvise(address, length, MADV_DONTNEED) == 0 { advised += length }
@@ -53,22 +53,54 @@ public enum ResidentSetTrim {
         return advised
     }
 
+    static func parse(_ smaps: String) -> [Mapping] { parse(Array(smaps.utf8)) }
+
     /// The mappings of an smaps text: a header line (`start-end perms offset dev inode [path]`)
-    /// followed by `Key: value kB` lines.
-    static func parse(_ smaps: String) -> [Mapping] {
+    /// followed by `Key: value kB` lines. Read as bytes, line by line, keeping only the headers
+    /// and `Anonymous:`: a supervisor's smaps is ~25 lines for each of a few hundred mappings, and
+    /// splitting all of it into Swift strings was 10 % of its CPU until ready.
+    static func parse(_ smaps: [UInt8]) -> [Mapping] {
         var mappings: [Mapping] = []
-        for line in smaps.split(separator: "\n") {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard let first = fields.first else { continue }
-            if let dash = first.firstIndex(of: "-"), fields.count >= 5,
-                let start = Numeral.hexDigits(first[..<dash]).map(UInt.init),
-                let end = Numeral.hexDigits(first[first.index(after: dash)...]).map(UInt.init)
-            {
-                mappings.append(Mapping(start: start, end: end, permissions: fields[1], path: fields.count > 5 ? fields[5] : ""))
-            } else if first == "Anonymous:", fields.count >= 2, let value = Int(fields[1]), !mappings.isEmpty {
-                mappings[mappings.count - 1].anonymousKiB = value
+        var lineStart = 0
+        while lineStart < smaps.count {
+            let lineEnd = smaps[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? smaps.count
+            let line = smaps[lineStart..<lineEnd]
+            lineStart = lineEnd + 1
+            // "Anonymous:" first: its "A" is a hex digit too.
+            if line.starts(with: anonymousKey) {
+                if !mappings.isEmpty,
+                    let value = fields(line.dropFirst(anonymousKey.count)).first.flatMap({ Numeral.decimal(String(decoding: $0, as: UTF8.self)) }),
+                    let kib = Int(exactly: value)
+                {
+                    mappings[mappings.count - 1].anonymousKiB = kib
+                }
+            } else if let first = line.first, Numeral.hexDigitValue(first) != nil, let mapping = header(line) {
+                mappings.append(mapping)
             }
         }
         return mappings
+    }
+
+    private static let anonymousKey = Array("Anonymous:".utf8)
+
+    /// `start-end perms offset dev inode [path]`; nil for a line of any other shape.
+    private static func header(_ line: ArraySlice<UInt8>) -> Mapping? {
+        let parts = fields(line)
+        guard parts.count >= 5, let dash = parts[0].firstIndex(of: UInt8(ascii: "-")),
+            let start = hexNumber(parts[0][..<dash]), let end = hexNumber(parts[0][(dash + 1)...])
+        else { return nil }
+        // The path is the rest of the line after the inode (it may hold spaces, e.g. "(deleted)").
+        var path = ""
+        if parts.count > 5 { path = String(decoding: line[parts[5].startIndex...], as: UTF8.self) }
+        return Mapping(start: start, end: end, permissions: String(decoding: parts[1], as: UTF8.self), path: path)
+    }
+
+    /// The space-separated fields of a line.
+    private static func fields(_ line: ArraySlice<UInt8>) -> [ArraySlice<UInt8>] {
+        line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true)
+    }
+
+    private static func hexNumber(_ digits: ArraySlice<UInt8>) -> UInt? {
+        Numeral.hexDigits(String(decoding: digits, as: UTF8.self)).flatMap { UInt(exactly: $0) }
     }
 }

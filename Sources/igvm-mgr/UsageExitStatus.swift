@@ -1,4 +1,7 @@
 import ArgumentParser
+import Lifecycle
+import Supervisor
+import VMState
 
 #if canImport(Glibc)
 import Glibc
@@ -8,7 +11,19 @@ extension IGVMManager {
     /// Runs the command like ArgumentParser's default `main`, but a usage error (unknown option,
     /// missing argument, a `ValidationError`) exits with 2 as every igvm-mgr command documents,
     /// not ArgumentParser's 64.
+    ///
+    /// `start`'s own spawn of a supervisor is read without the parser (`SupervisorInvocation`:
+    /// one supervisor process starts for every VM, and the parser's reflection was ~12 % of its
+    /// CPU until ready); every other command line, `supervise` typed by a person included, is
+    /// parsed as declared.
     static func main() async {
+        if let invocation = SupervisorInvocation(arguments: Array(CommandLine.arguments.dropFirst())) {
+            let status = await SupervisorEntry.run(
+                name: invocation.name, stateDirectory: StateDirectory(path: invocation.stateDirectory),
+                lockDescriptor: SupervisorDescriptors.lock, readinessDescriptor: SupervisorDescriptors.readiness,
+                signalStopTimeout: invocation.stopTimeout ?? StopArguments.defaultTimeout)
+            Glibc.exit(status)
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

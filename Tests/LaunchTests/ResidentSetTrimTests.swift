@@ -51,6 +51,8 @@ struct ResidentSetTrimTests {
         #expect(mappings.map(\.isDroppable) == [true, true, false, false, false, false, true])
         #expect(mappings[2].anonymousKiB == 512)
         #expect(mappings[1].start == 0x55d0a1000000 && mappings[1].end == 0x55d0a5000000)
+        #expect(mappings[1].permissions == "r-xp" && mappings[1].path == "/usr/bin/igvm-mgr")
+        #expect(mappings[6].path == "/usr/lib/locale/C.utf8/LC_CTYPE (deleted)" && mappings[4].path == "[heap]")
     }
 
     /// This process's resident KiB (`Rss:`) in the mapping that starts at `address`, from
