@@ -53,6 +53,16 @@ extension LifecycleError {
 }
 
 /// Reports `error` on stderr (one line, or QEMU's lines indented after it) and returns the exit code.
+/// The same, for one VM of several a command works on: the line names it.
+func failure(_ error: any Error, of name: String) -> ExitCode {
+    if let lifecycle = error as? LifecycleError {
+        Output.error("\(name): \(lifecycle.description)")
+        return lifecycle.exitStatus
+    }
+    Output.error("\(name): \(error)")
+    return ExitStatus.failure
+}
+
 func failure(_ error: any Error) -> ExitCode {
     if let lifecycle = error as? LifecycleError {
         Output.error(lifecycle.description)

@@ -4,12 +4,14 @@ import Launch
 import Supervisor
 import FirmwareUpdate
 import Lifecycle
+import Definition
+import VMState
 
 /// `igvm-mgr start CONFIG`: launch a VM under its own supervisor.
 struct StartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
-        abstract: "Start a VM from its definition under a per-VM supervisor.",
+        abstract: "Start VMs from their definitions, each under a supervisor of its own.",
         discussion: """
             Checks the host first (e.g. sev-snp-guest needs /dev/sev and kvm_amd's sev_snp = Y), then \
             starts `igvm-mgr supervise NAME` detached, which launches QEMU with -S, connects QMP and \
@@ -21,11 +23,17 @@ struct StartCommand: AsyncParsableCommand {
             SIGTERM or SIGINT to the supervisor stops the VM (ACPI powerdown, --stop-timeout \
             seconds, then quit, SIGTERM, SIGKILL) and records it; a second one kills QEMU at once.
 
+            Several definitions are all read and checked first (one that is unusable starts \
+            none, as does a name two of them share), then started at the same time, each as if \
+            it were alone; the results are printed in the order of the definitions (--json: one \
+            document each), a VM that fails is one line on stderr naming it, and the exit status \
+            is the highest of them.
+
             \(LifecycleHelp.exitCodes)
             """)
 
-    @Argument(help: "The VM definition (TOML).") var config: String
-    @Option(help: "The VM name (default: the definition's `name`).") var name: String?
+    @Argument(help: "The VM definitions (TOML): several are started at the same time, each as if alone.") var configs: [String]
+    @Option(help: "The VM name (default: the definition's `name`; only with one definition).") var name: String?
     @Option(help: "What to wait for: running, qmp or none.") var wait: StartWait = .running
     @Option(help: ArgumentHelp("Seconds to wait (0.1 to 86400).", valueName: "seconds"),
             transform: NumericOption.seconds(0.1...NumericOption.longestWait))
@@ -35,33 +43,74 @@ struct StartCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
+    func validate() throws {
+        guard !configs.isEmpty else { throw ValidationError("Missing expected argument '<configs> ...'") }
+        guard name == nil || configs.count == 1 else { throw ValidationError("--name takes one definition, not \(configs.count)") }
+    }
+
     func run() async throws {
         let directory = try state.resolve()
-        let definition = try DefinitionInput.loadValid(config)
-        do {
-            // The host first: a host that cannot run the VM is told so before the launch digest
-            // of its firmware is computed (the heavy part of building the launch).
-            let plain = try QEMULaunch(definition: definition, name: name)
-            try HostChecks.check(plain.requirements)
-            var procedure = StartProcedure(stateDirectory: directory, supervisorExecutable: ownExecutable())
-            // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
-            // policy and the interface's fw-cfg files; the binary's probe decides the IGVM offer.
-            var igvmLoader: IGVMLoaderProbe?
-            if VMFWUpdateSetup.applies(to: definition) {
-                igvmLoader = try await procedure.igvmLoader(binary: plain.binary, machine: definition.qemu.machine)
+        // Every definition is read and checked before anything starts: a bad one starts none.
+        var definitions: [VMDefinition] = []
+        var status = ExitStatus.ok
+        for config in configs {
+            do { definitions.append(try DefinitionInput.loadValid(config)) } catch let code as ExitCode {
+                if code.rawValue > status.rawValue { status = code }
             }
-            var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: directory, igvmLoader: igvmLoader)
-            launch.startPaused = paused
-            procedure.signalStopTimeout = stopTimeout.duration
-            let result = try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout)
-            if output.json {
-                Output.json(result.json)
-            } else {
-                Output.line("\(result.name) \(result.phase?.rawValue ?? result.milestone.rawValue) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
-            }
-        } catch {
-            throw failure(error)
         }
+        if status != ExitStatus.ok { throw status }
+        let names = definitions.map { name ?? $0.name }
+        if let twice = names.enumerated().first(where: { names[..<$0.offset].contains($0.element) })?.element {
+            Output.error("\(twice) is the name of more than one of the definitions")
+            throw ExitStatus.usage
+        }
+
+        let start = VMStart(stateDirectory: directory, name: name, wait: wait, timeout: timeout, paused: paused, stopTimeout: stopTimeout.duration)
+        let results = await allAtOnce(definitions) { definition -> Result<StartResult, any Error> in
+            do { return .success(try await start.run(definition)) } catch { return .failure(error) }
+        }
+        for (name, result) in zip(names, results) {
+            switch result {
+            case .success(let result):
+                if output.json {
+                    Output.json(result.json)
+                } else {
+                    Output.line("\(result.name) \(result.phase?.rawValue ?? result.milestone.rawValue) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
+                }
+            case .failure(let error):
+                let code = names.count > 1 ? failure(error, of: name) : failure(error)
+                if code.rawValue > status.rawValue { status = code }
+            }
+        }
+        if status != ExitStatus.ok { throw status }
+    }
+}
+
+/// One VM's start as `start` does it, the same for each of several definitions.
+struct VMStart: Sendable {
+    let stateDirectory: StateDirectory
+    let name: String?
+    let wait: StartWait
+    let timeout: Duration
+    let paused: Bool
+    let stopTimeout: Duration?
+
+    func run(_ definition: VMDefinition) async throws -> StartResult {
+        // The host first: a host that cannot run the VM is told so before the launch digest
+        // of its firmware is computed (the heavy part of building the launch).
+        let plain = try QEMULaunch(definition: definition, name: name)
+        try HostChecks.check(plain.requirements)
+        var procedure = StartProcedure(stateDirectory: stateDirectory, supervisorExecutable: ownExecutable())
+        // The reset/vmfwupdate flow: every start boots the provider firmware with the reset
+        // policy and the interface's fw-cfg files; the binary's probe decides the IGVM offer.
+        var igvmLoader: IGVMLoaderProbe?
+        if VMFWUpdateSetup.applies(to: definition) {
+            igvmLoader = try await procedure.igvmLoader(binary: plain.binary, machine: definition.qemu.machine)
+        }
+        var launch = try QEMULaunch.forStart(definition: definition, name: name, stateDirectory: stateDirectory, igvmLoader: igvmLoader)
+        launch.startPaused = paused
+        procedure.signalStopTimeout = stopTimeout
+        return try await procedure.start(launch, definitionText: definition.sourceText, wait: wait, timeout: timeout)
     }
 }
 
@@ -84,10 +133,14 @@ struct StopCommand: AsyncParsableCommand {
             are used, an unresponsive supervisor is ended, and the VM's record is settled. A stop \
             whose record cannot be written is an error (exit 1).
 
+            Several names are stopped at the same time, each as if it were alone; the reports \
+            are printed in the order of the names (--json: one document each), a VM that fails \
+            is one line on stderr naming it, and the exit status is the highest of them.
+
             \(LifecycleHelp.exitCodes)
             """)
 
-    @Argument(help: "The VM name.") var name: String
+    @Argument(help: "The VMs' names: several are stopped at the same time, each as if alone.") var names: [String]
     @Option(help: "The first step: acpi, quit, or force (SIGKILL at once, as --force).") var mode: StopMode = .acpi
     @Option(help: ArgumentHelp("Seconds to wait after the first step (0 to 86400).", valueName: "seconds"),
             transform: NumericOption.seconds(0...NumericOption.longestWait))
@@ -96,10 +149,13 @@ struct StopCommand: AsyncParsableCommand {
     @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
+    func validate() throws { try StopText.validate(names) }
+
     func run() async throws {
         let lifecycle = try state.lifecycle()
-        try await StopText.print(verb: "stopped", output) {
-            try await lifecycle.stop(name, mode: force ? .force : mode, timeout: timeout)
+        let mode = force ? .force : mode, timeout = timeout
+        try await StopText.print(verb: "stopped", names, output) { name throws(LifecycleError) in
+            try await lifecycle.stop(name, mode: mode, timeout: timeout)
         }
     }
 }
@@ -109,27 +165,54 @@ struct DestroyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "destroy",
         abstract: "Kill a VM at once (SIGKILL) if it runs and remove its state folder.",
-        discussion: LifecycleHelp.exitCodes)
+        discussion: """
+            Several names are destroyed at the same time, reported as `stop` reports several.
 
-    @Argument(help: "The VM name.") var name: String
+            \(LifecycleHelp.exitCodes)
+            """)
+
+    @Argument(help: "The VMs' names: several are destroyed at the same time.") var names: [String]
     @OptionGroup var output: OutputOptions
     @OptionGroup var state: StateDirectoryOption
 
+    func validate() throws { try StopText.validate(names) }
+
     func run() async throws {
         let lifecycle = try state.lifecycle()
-        try await StopText.print(verb: "destroyed", output) { try await lifecycle.destroy(name) }
+        try await StopText.print(verb: "destroyed", names, output) { name throws(LifecycleError) in try await lifecycle.destroy(name) }
     }
 }
 
 enum StopText {
-    /// Runs `stop` (a stop or destroy) and prints its report; a failure is reported and ends the command.
-    static func print(verb: String, _ output: OutputOptions, _ stop: () async throws -> Lifecycle.StopReport) async throws {
-        do {
-            let report = try await stop()
-            if output.json { Output.json(report.json) } else { Output.line(describe(report, verb: verb)) }
-        } catch {
-            throw failure(error)
+    /// At least one name, none twice (two stops of one VM at once would race each other).
+    static func validate(_ names: [String]) throws {
+        guard !names.isEmpty else { throw ValidationError("Missing expected argument '<names> ...'") }
+        var seen = Set<String>()
+        for name in names where !seen.insert(name).inserted {
+            throw ValidationError("\(name) is named twice")
         }
+    }
+
+    /// Runs `stop` (a stop or destroy) for every name at the same time and prints the reports
+    /// in the order of the names, each as a lone stop prints it (`--json`: one document each).
+    /// A failure is one line on stderr (naming its VM when there are several) and the command
+    /// ends with the highest exit status of them all.
+    static func print(verb: String, _ names: [String], _ output: OutputOptions,
+                      _ stop: @escaping @Sendable (String) async throws(LifecycleError) -> Lifecycle.StopReport) async throws {
+        let results = await allAtOnce(names) { name -> Result<Lifecycle.StopReport, LifecycleError> in
+            do throws(LifecycleError) { return .success(try await stop(name)) } catch { return .failure(error) }
+        }
+        var status = ExitStatus.ok
+        for (name, result) in zip(names, results) {
+            switch result {
+            case .success(let report):
+                if output.json { Output.json(report.json) } else { Output.line(describe(report, verb: verb)) }
+            case .failure(let error):
+                let code = names.count > 1 ? failure(error, of: name) : failure(error)
+                if code.rawValue > status.rawValue { status = code }
+            }
+        }
+        if status != ExitStatus.ok { throw status }
     }
 
     static func describe(_ report: Lifecycle.StopReport, verb: String) -> String {

@@ -183,6 +183,64 @@ struct LifecycleCLITests {
         let bad = try sandbox.run(["stop", "../etc"])
         #expect(bad.status == 2)
     }
+
+    @Test("start, stop and destroy of several VMs: all at once, reported in the order named, one failure named on stderr, the highest status")
+    func severalAtOnce() throws {
+        let sandbox = try Sandbox()
+        defer { sandbox.tearDown() }
+        let names = ["multi1", "multi2", "multi3"]
+        let configs = try names.map { try sandbox.config($0) }
+
+        // One unusable definition among them starts none; so does a name two of them share.
+        let broken = try sandbox.config("broken", extra: "[vsock]\nguest-cid = 1")
+        let refused = try sandbox.run(["start", configs[0], broken, configs[1]])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("broken.toml"), "\(refused.stderr)")
+        #expect(try sandbox.run(["start", configs[0], configs[0]]).stderr.contains("multi1 is the name of more than one"))
+        #expect(try sandbox.run(["start", configs[0], configs[1], "--name", "x"]).status == 2)
+        for name in names { #expect(try sandbox.run(["status", name]).status == 2, "\(name) was started") }
+
+        let start = try sandbox.run(["start", configs[2], configs[0], configs[1], "--paused"])
+        #expect(start.status == 0, "\(start.stderr)")
+        let lines = start.stdout.split(separator: "\n")
+        #expect(lines.map { String($0.prefix { $0 != " " }) } == ["multi3", "multi1", "multi2"])
+        var pids: [Int] = []
+        for name in names {
+            let status = try sandbox.json(["status", name])
+            #expect(status["phase"]?.stringValue == "paused")
+            pids.append(try #require(status["pid"]?.intValue))
+        }
+        #expect(lines[1].hasPrefix("multi1 paused pid \(pids[0]) "))
+        let again = try sandbox.run(["start", configs[1]])
+        #expect(again.status == 1)
+
+        // A twice-named VM and an empty list are usage errors, and nothing is stopped.
+        let twice = try sandbox.run(["stop", "multi1", "multi2", "multi1"])
+        #expect(twice.status == 2)
+        #expect(twice.stderr.contains("multi1 is named twice"))
+        #expect(try sandbox.run(["stop"]).status == 2)
+        for name in names { #expect(try sandbox.json(["status", name])["phase"]?.stringValue == "paused") }
+
+        let stop = try sandbox.run(["stop", "multi3", "nope", "multi1", "multi2", "--mode", "quit"])
+        #expect(stop.status == 2, "an unknown VM is exit 2 even when the others stopped")
+        #expect(stop.stdout.split(separator: "\n").map { String($0.prefix { $0 != ":" }) }
+            == ["multi3 stopped", "multi1 stopped", "multi2 stopped"])
+        #expect(stop.stdout.split(separator: "\n").allSatisfy { $0.contains("ended by quit") })
+        #expect(stop.stderr == "igvm-mgr: error: nope: no VM named nope in \(sandbox.stateDir)\n")
+        for (name, pid) in zip(names, pids) {
+            #expect(try sandbox.json(["status", name])["phase"]?.stringValue == "stopped")
+            #expect(kill(pid_t(pid), 0) != 0, "QEMU of \(name) still runs")
+        }
+
+        // A stopped VM stopped again is reported, not an error; destroy takes several too.
+        let stopAgain = try sandbox.run(["stop", "multi2", "multi1"])
+        #expect(stopAgain.status == 0)
+        #expect(stopAgain.stdout == "multi2 was not running\nmulti1 was not running\n")
+        let destroy = try sandbox.run(["destroy", "multi1", "multi2", "multi3"])
+        #expect(destroy.status == 0, "\(destroy.stderr)")
+        #expect(destroy.stdout == "multi1 was not running; state removed\nmulti2 was not running; state removed\nmulti3 was not running; state removed\n")
+        #expect(try sandbox.run(["status", "multi2"]).status == 2)
+    }
 }
 
 struct CommandFailed: Error, CustomStringConvertible {
