@@ -180,6 +180,28 @@ def batched(igvm, qemu, n, folder):
     return t1 - t0, time.monotonic() - t2
 
 
+def leave_nothing_running(igvm, folder):
+    """A run that failed half-way (a start that failed, an interrupt) leaves no VM behind: every
+    supervised VM of the run's state directories is destroyed, every bare QEMU killed."""
+    for state in ("s", "s-cold", "batch"):
+        path = os.path.join(folder, state)
+        if not os.path.isdir(path):
+            continue
+        listed = subprocess.run([igvm, "list", "--json", "--state-dir", path], capture_output=True, text=True)
+        names = [vm["name"] for vm in json.loads(listed.stdout or "[]")] if listed.returncode == 0 else os.listdir(path)
+        names = [n for n in names if not n.startswith(".")]
+        if names:
+            subprocess.run([igvm, "destroy", *names, "--state-dir", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for name in os.listdir(folder):
+        if name.endswith(".pid"):
+            try:
+                pid = int(open(os.path.join(folder, name)).read())
+                if "qemu" in open(f"/proc/{pid}/cmdline").read():
+                    os.kill(pid, 9)
+            except (ValueError, OSError):
+                pass
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=50)
@@ -196,6 +218,7 @@ def main():
         libvirt_ok, libvirt_why = libvirt_peer.available() if libvirt_peer else (False, "bench/libvirt_peer.py missing")
         libvirt = libvirt_peer.run(args.count, args.qemu) if libvirt_ok else None
     finally:
+        leave_nothing_running(os.path.abspath(args.igvm_mgr), folder)
         shutil.rmtree(folder, ignore_errors=True)
     b_total, p_total, s_total, m_total = b_start + b_stop, p_start + p_stop, s_start + s_stop, m_start + m_stop
     mean = lambda key, rss=rss: sum(r[key] for r in rss) / len(rss) / 1024
