@@ -157,16 +157,27 @@ public struct Lifecycle: Sendable {
     public func status(_ name: String, events: Int = 10) async throws(LifecycleError) -> StatusReport {
         let observation = try observe(name)
         var qmpStatus: JSON?
-        let socket = observation.supervisorAlive ? observation.paths.controlSocket : (observation.qemuAlive ? observation.paths.qmpSocket : nil)
-        if let socket, let session = try? await MonitorConnection.connect(socket, timeout: Self.statusProbeTimeout) {
+        // Who is attached to the console: only the supervisor (its relay) knows.
+        var consoleAttachment: JSON?
+        if observation.supervisorAlive,
+            let session = try? await MonitorConnection.connect(observation.paths.controlSocket, timeout: Self.statusProbeTimeout)
+        {
+            let supervisorStatus = try? await session.execute("x-igvm-mgr-status", nil, timeout: Self.statusProbeTimeout)
+            qmpStatus = supervisorStatus?["qmp-status"].flatMap { $0 == .null ? nil : $0 }
+            consoleAttachment = supervisorStatus?["console"]
+            await session.close()
+        } else if observation.qemuAlive, let session = try? await MonitorConnection.connect(observation.paths.qmpSocket, timeout: Self.statusProbeTimeout) {
             qmpStatus = try? await session.execute("query-status", nil, timeout: Self.statusProbeTimeout)
             await session.close()
         }
         var report = StatusReport(observation: observation, qmpStatus: qmpStatus, lastEvents: EventLog.tail(observation.paths.eventLog, count: events))
         if let plan = try? QEMULaunch.recorded(in: observation.paths),
            var devices = plan.devices.objectValue {
-            devices["console"] = plan.console
-                ? ["socket": .string(observation.paths.consoleSocket), "log": .string(observation.paths.consoleLog)] : .null
+            var console: JSONObject = ["socket": .string(observation.paths.consoleSocket), "log": .string(observation.paths.consoleLog)]
+            // `attached`: true or false while a supervisor answers, null when nobody could say.
+            console["attached"] = consoleAttachment?["attached"] ?? .null
+            console["attached-pid"] = consoleAttachment?["pid"] ?? .null
+            devices["console"] = plan.console ? .object(console) : .null
             report.devices = .object(devices)
         }
         return report

@@ -107,6 +107,14 @@ final class ConsoleRelay: @unchecked Sendable {
         return pair[1]
     }
 
+    /// Whether a client is attached, and its pid as it gave it: `{"attached": BOOL, "pid": PID|null}`.
+    func attachment() async -> JSON {
+        let answer: EventLoopFuture<JSON> = loop.submit { [self] in
+            ["attached": .bool(attached != nil), "pid": attached?.pid.map(JSON.init) ?? .null]
+        }
+        return (try? await answer.get()) ?? .null
+    }
+
     /// Stops listening, removes the socket (first, so that a detached client sees the VM gone),
     /// and ends the attachment and the QEMU side.
     func close() async {

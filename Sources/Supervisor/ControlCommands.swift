@@ -50,6 +50,7 @@ public struct ControlCommands: Sendable {
         var result = (await supervisor.currentState()).json
         if case .object(var o) = result {
             o["qmp-status"] = (try? await supervisor.execute("query-status", arguments: nil, timeout: Self.statusProbeTimeout)) ?? .null
+            o["console"] = await supervisor.consoleAttachment()
             result = .object(o)
         }
         return result

@@ -16,6 +16,9 @@ extension Supervisor {
 
     public func currentLaunch() -> QEMULaunch { launch }
 
+    /// The serial console's attachment (`ConsoleRelay.attachment()`); null for a VM without `[console]`.
+    public func consoleAttachment() async -> JSON { await consoleRelay?.attachment() ?? .null }
+
     /// How long a stop waits for the exit record before it answers (the record follows the exit
     /// by one `state.json` write).
     static let exitRecordWait: Duration = .seconds(10)

@@ -31,7 +31,7 @@ public actor Supervisor: SupervisorControl {
     private var controlSocket: ControlSocket?
     /// `[console]`: the guest's serial console, relayed for the supervisor's whole life (every
     /// QEMU run's console goes to the same log and attachment).
-    private var consoleRelay: ConsoleRelay?
+    private(set) var consoleRelay: ConsoleRelay?
     /// Whether to drop start-up's code pages from the RSS once QEMU runs (`ResidentSetTrim`).
     private let trimsResidentSet: Bool
     /// SIGTERM/SIGINT seen so far (`SignalStopPolicy`), and the ACPI wait of the stop they start.

@@ -114,8 +114,14 @@ enum DeviceRows {
             rows.append([i == 0 ? "nics" : "", "\(type) \(nic["mac"]?.stringValue ?? "?") \(detail)"])
         }
         if let cid = devices["vsock-guest-cid"]?.intValue { rows.append(["vsock", "guest-cid \(cid)"]) }
-        if let socket = devices["console"]?["socket"]?.stringValue {
-            rows.append(["console", "\(socket) (log \(devices["console"]?["log"]?.stringValue ?? "?"))"])
+        if let console = devices["console"], let socket = console["socket"]?.stringValue {
+            var attachment = ""
+            switch console["attached"] {
+            case .bool(true): attachment = "; attached" + (console["attached-pid"]?.intValue.map { " (pid \($0))" } ?? "")
+            case .bool(false): attachment = "; not attached"
+            default: break
+            }
+            rows.append(["console", "\(socket) (log \(console["log"]?.stringValue ?? "?"))\(attachment)"])
         }
         return rows
     }
