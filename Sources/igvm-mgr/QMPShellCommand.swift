@@ -38,7 +38,7 @@ struct QMPShellCommand: AsyncParsableCommand {
     var vm: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "Give up after this many seconds (0.001 to 86400): waiting for the socket to appear and accept, the command, or the event stream. Default for a command: \(Int(Self.defaultCommandTimeout.seconds)); --events waits until the stream ends.",
+        "Give up after this many seconds (0.001 to 86400): waiting for the socket to appear and accept (without --timeout a missing socket is an error at once), the command, or the event stream. Default for a command: \(Int(Self.defaultCommandTimeout.seconds)); --events waits until the stream ends.",
         valueName: "seconds"), transform: NumericOption.seconds(0.001...NumericOption.longestWait))
     var timeout: Duration?
 
@@ -88,11 +88,10 @@ struct QMPShellCommand: AsyncParsableCommand {
         }
         let limit = timeout ?? (events ? nil : Self.defaultCommandTimeout)
         var configuration = QMPClient.Configuration()
-        if let limit {
-            // Also covers a socket that is not there yet (QEMU still starting).
-            configuration.greetingTimeout = limit
-            configuration.waitForSocket = limit
-        }
+        if let limit { configuration.greetingTimeout = limit }
+        // A socket that is not there yet (QEMU still starting) is waited for only when --timeout
+        // asks: by default a wrong path is an error at once, not a minute later.
+        if let timeout { configuration.waitForSocket = timeout }
         let path: String
         if let socket {
             path = socket
