@@ -16,13 +16,10 @@ final class ProbeLock: Sendable {
     /// Takes the lock on `path` (created 0600 when missing), waiting at most `timeout` for a
     /// holder to let go of it.
     static func acquire(_ path: String, timeout: Duration) async throws -> ProbeLock {
-        let fd = retryingOnInterrupt { open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { throw SystemError("cannot open the lock file", path) }
-        if retryingOnInterrupt({ flock(fd, LOCK_EX | LOCK_NB) }) == 0 { return ProbeLock(descriptor: fd) }
-        guard errno == EWOULDBLOCK else {
-            let error = SystemError("cannot lock", path)
-            close(fd)
-            throw error
+        let fd: Int32
+        switch try LockFile.tryLock(path) {
+        case .locked(let locked): return ProbeLock(descriptor: locked)
+        case .held(let open): fd = open
         }
         // Held by a prober: wait in a blocking flock(2) on a thread of its own (not on Swift's
         // cooperative pool), woken by the kernel the moment the lock is free; the deadline

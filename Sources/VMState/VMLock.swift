@@ -16,15 +16,13 @@ public final class VMLock: @unchecked Sendable {
 
     /// Takes the lock without waiting; nil when someone else holds it.
     public static func tryAcquire(_ path: String) throws(SystemError) -> VMLock? {
-        let fd = retryingOnInterrupt { open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { throw SystemError("cannot open the lock file", path) }
-        if retryingOnInterrupt({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {
-            let saved = errno
+        switch try LockFile.tryLock(path) {
+        case .locked(let fd):
+            return VMLock(descriptor: fd)
+        case .held(let fd):
             close(fd)
-            if saved == EWOULDBLOCK { return nil }
-            throw SystemError("cannot lock", path, code: saved)
+            return nil
         }
-        return VMLock(descriptor: fd)
     }
 
     /// Adopts a descriptor that is already locked (the supervisor's inherited one).
