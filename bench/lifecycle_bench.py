@@ -110,8 +110,7 @@ def rss_kib(pid):
 def supervised(igvm, qemu, n, folder, warm=True):
     state = f"{folder}/s" + ("" if warm else "-cold")
     config = f"{folder}/bench.toml"
-    with open(config, "w") as f:
-        f.write(f'name = "bench"\n[qemu]\nbinary = "{qemu}"\nmachine = "q35"\naccel = "tcg"\nmemory = "64M"\n')
+    guest_config(config, "bench", qemu)
     base = ["--state-dir", state]
     if warm:
         # An operator's first start probes the binary once and caches the result
@@ -162,8 +161,7 @@ def batched(igvm, qemu, n, folder):
     configs = []
     for i in range(n):
         configs.append(f"{folder}/batch{i}.toml")
-        with open(configs[-1], "w") as f:
-            f.write(f'name = "bvm{i}"\n[qemu]\nbinary = "{qemu}"\nmachine = "q35"\naccel = "tcg"\nmemory = "64M"\n')
+        guest_config(configs[-1], f"bvm{i}", qemu)
     subprocess.run([igvm, "start", configs[0], "--name", "warm", "--paused", *base], stdout=subprocess.DEVNULL, check=True)
     subprocess.run([igvm, "destroy", "warm", *base], stdout=subprocess.DEVNULL, check=True)
     t0 = time.monotonic()
@@ -180,18 +178,28 @@ def batched(igvm, qemu, n, folder):
     return t1 - t0, time.monotonic() - t2
 
 
+def guest_config(path, name, qemu):
+    """The benchmarks' guest: q35 under TCG, 64 MiB, nothing else."""
+    with open(path, "w") as f:
+        f.write(f'name = "{name}"\n[qemu]\nbinary = "{qemu}"\nmachine = "q35"\naccel = "tcg"\nmemory = "64M"\n')
+
+
+def destroy_all(igvm, state):
+    """Destroys every VM of the state directory `state` (one destroy of all the names)."""
+    if not os.path.isdir(state):
+        return
+    listed = subprocess.run([igvm, "list", "--json", "--state-dir", state], capture_output=True, text=True)
+    names = [vm["name"] for vm in json.loads(listed.stdout or "[]")] if listed.returncode == 0 else os.listdir(state)
+    names = [n for n in names if not n.startswith(".")]
+    if names:
+        subprocess.run([igvm, "destroy", *names, "--state-dir", state], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def leave_nothing_running(igvm, folder):
     """A run that failed half-way (a start that failed, an interrupt) leaves no VM behind: every
     supervised VM of the run's state directories is destroyed, every bare QEMU killed."""
     for state in ("s", "s-cold", "batch"):
-        path = os.path.join(folder, state)
-        if not os.path.isdir(path):
-            continue
-        listed = subprocess.run([igvm, "list", "--json", "--state-dir", path], capture_output=True, text=True)
-        names = [vm["name"] for vm in json.loads(listed.stdout or "[]")] if listed.returncode == 0 else os.listdir(path)
-        names = [n for n in names if not n.startswith(".")]
-        if names:
-            subprocess.run([igvm, "destroy", *names, "--state-dir", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        destroy_all(igvm, os.path.join(folder, state))
     for name in os.listdir(folder):
         if name.endswith(".pid"):
             try:
