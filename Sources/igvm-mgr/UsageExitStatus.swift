@@ -17,6 +17,7 @@ extension IGVMManager {
     /// CPU until ready); every other command line, `supervise` typed by a person included, is
     /// parsed as declared.
     static func main() async {
+        TerminationSignals.unblock()
         if let invocation = SupervisorInvocation(arguments: Array(CommandLine.arguments.dropFirst())) {
             let status = await SupervisorEntry.run(
                 name: invocation.name, stateDirectory: StateDirectory(path: invocation.stateDirectory),
@@ -39,5 +40,20 @@ extension IGVMManager {
             }
             exit(withError: error)
         }
+    }
+}
+
+/// The signals that end a command (`kill PID`, Ctrl-C, a closed terminal).
+enum TerminationSignals {
+    /// Unblocks them in this thread, whose mask every later thread inherits. A signal mask is
+    /// inherited across exec: started by a parent that blocks them (a threaded program; a test
+    /// runner's Foundation `Process` passes on its thread's mask), `igvm-mgr console` or `events
+    /// --follow` would ignore SIGTERM for good. The supervisor then takes SIGTERM and SIGINT
+    /// into its own hands (`TerminationSignalSource`).
+    static func unblock() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for number in [SIGTERM, SIGINT, SIGHUP, SIGQUIT] { sigaddset(&signals, number) }
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
     }
 }

@@ -68,7 +68,7 @@ struct ConsoleCLITests {
         let state = vm.state
         let errors = Pipe()
         let console = try await vm.attachConsole(errors: errors)
-        defer { if console.isRunning { kill(console.processIdentifier, SIGKILL) } }
+        defer { if console.isRunning { console.terminate() } }
 
         let record = try JSON.decode(try String(contentsOfFile: "\(state)/ec/state.json", encoding: .utf8))
         let supervisor = try #require(record["supervisor"]?["pid"]?.intValue)
@@ -96,15 +96,17 @@ struct ConsoleCLITests {
         #expect(try console()?["attached-pid"] == .null)
 
         let attached = try await vm.attachConsole()
-        defer { if attached.isRunning { kill(attached.processIdentifier, SIGKILL) } }
+        defer { if attached.isRunning { attached.terminate() } }
         #expect(try console()?["attached"] == true)
         #expect(try console()?["attached-pid"]?.intValue == Int(attached.processIdentifier))
         let text = try IGVMManagerBinary.run(["status", "ec", "--state-dir", vm.state])
         #expect(text.stdout.contains("; attached (pid \(attached.processIdentifier))"), "\(text.stdout)")
 
-        // SIGKILL: a Foundation `Process` inherits the test thread's signal mask, which blocks
-        // SIGTERM (the supervisor's spawner clears the mask for QEMU; this is only the test's child).
-        #expect(kill(attached.processIdentifier, SIGKILL) == 0)
+        // A Foundation `Process` inherits the test thread's signal mask, which blocks SIGTERM:
+        // igvm-mgr unblocks it at start, so that `kill PID` ends it whoever started it.
+        attached.terminate()
+        #expect(await eventually(timeout: .seconds(60)) { !attached.isRunning }, "SIGTERM did not end igvm-mgr console")
+        #expect(attached.terminationReason == .uncaughtSignal && attached.terminationStatus == SIGTERM)
         #expect(await eventually(timeout: .seconds(60)) { (try? console()?["attached"]) == false })
         #expect(try IGVMManagerBinary.run(["status", "ec", "--state-dir", vm.state]).stdout.contains("; not attached"))
     }
