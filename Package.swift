@@ -106,7 +106,7 @@ let package = Package(
         // start/stop/list/status/cleanup/... and the supervisor's entry: the CLI's API.
         .target(name: "Lifecycle", dependencies: [
             "FirmwareUpdate", "Supervisor", "VMState", "Launch", "Capabilities", "Definition",
-            "QMP", "JSON", "ObjectModel", "Measure", "FileAccess",
+            "QMP", "JSON", "ObjectModel", "Measure", "FileAccess", "Numerals",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -113,10 +113,7 @@ def supervised(igvm, qemu, n, folder, warm=True):
     guest_config(config, "bench", qemu)
     base = ["--state-dir", state]
     if warm:
-        # An operator's first start probes the binary once and caches the result
-        # (STATE/.qemu-caps); a warm cache is the steady state being compared.
-        subprocess.run([igvm, "start", config, "--name", "warm", "--paused", *base], stdout=subprocess.DEVNULL, check=True)
-        subprocess.run([igvm, "destroy", "warm", *base], stdout=subprocess.DEVNULL, check=True)
+        warm_cache(igvm, config, state)
     t0 = time.monotonic()
     starts = [subprocess.Popen([igvm, "start", config, "--name", f"vm{i}", "--paused", "--json", *base],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(n)]
@@ -162,8 +159,7 @@ def batched(igvm, qemu, n, folder):
     for i in range(n):
         configs.append(f"{folder}/batch{i}.toml")
         guest_config(configs[-1], f"bvm{i}", qemu)
-    subprocess.run([igvm, "start", configs[0], "--name", "warm", "--paused", *base], stdout=subprocess.DEVNULL, check=True)
-    subprocess.run([igvm, "destroy", "warm", *base], stdout=subprocess.DEVNULL, check=True)
+    warm_cache(igvm, configs[0], state)
     t0 = time.monotonic()
     started = subprocess.run([igvm, "start", *configs, "--paused", "--json", *base], capture_output=True, text=True)
     t1 = time.monotonic()
@@ -182,6 +178,14 @@ def guest_config(path, name, qemu):
     """The benchmarks' guest: q35 under TCG, 64 MiB, nothing else."""
     with open(path, "w") as f:
         f.write(f'name = "{name}"\n[qemu]\nbinary = "{qemu}"\nmachine = "q35"\naccel = "tcg"\nmemory = "64M"\n')
+
+
+def warm_cache(igvm, config, state):
+    """An operator's first start probes the binary once and caches the result (STATE/.qemu-caps);
+    a warm cache is the steady state being compared: one VM started and destroyed first."""
+    base = ["--state-dir", state]
+    subprocess.run([igvm, "start", config, "--name", "warm", "--paused", *base], stdout=subprocess.DEVNULL, check=True)
+    subprocess.run([igvm, "destroy", "warm", *base], stdout=subprocess.DEVNULL, check=True)
 
 
 def destroy_all(igvm, state):

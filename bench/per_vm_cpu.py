@@ -13,7 +13,7 @@ Every process is spawned from an argv list (no shell).
 """
 import argparse, json, os, resource, shutil, statistics, subprocess, tempfile, time
 
-from lifecycle_bench import destroy_all, guest_config
+from lifecycle_bench import destroy_all, guest_config, warm_cache
 
 
 def thread_cpu_ms(pid):
@@ -59,8 +59,7 @@ def main():
     try:
         for i, binary in enumerate(binaries):
             state = f"{folder}/s{i}"
-            child([binary, "start", config, "--name", "warm", "--paused", "--state-dir", state])
-            child([binary, "destroy", "warm", "--state-dir", state])
+            warm_cache(binary, config, state)
         for run in range(args.runs):
             for i, binary in enumerate(binaries):
                 rows[binary].append(one_vm(binary, config, f"{folder}/s{i}", f"vm{run}"))

@@ -1,3 +1,4 @@
+import Numerals
 import VMState
 
 /// How `start` runs a VM's supervisor:
@@ -17,7 +18,7 @@ public struct SupervisorInvocation: Equatable, Sendable {
     public var stopTimeout: Duration?
 
     /// The stop timeout's range in seconds, as `--stop-timeout` takes it.
-    public static let stopTimeoutRange: ClosedRange<Double> = 0...86_400
+    public static let stopTimeoutRange: ClosedRange<Double> = 0...Duration.longestWaitSeconds
 
     public init(name: String, stateDirectory: String, stopTimeout: Duration? = nil) {
         self.name = name
@@ -31,7 +32,7 @@ public struct SupervisorInvocation: Equatable, Sendable {
             "supervise", name, "--state-dir", stateDirectory,
             "--lock-fd", String(SupervisorDescriptors.lock), "--readiness-fd", String(SupervisorDescriptors.readiness),
         ]
-        if let stopTimeout { words += ["--stop-timeout", Self.secondsText(stopTimeout)] }
+        if let stopTimeout { words += ["--stop-timeout", String(stopTimeout.seconds)] }
         return words
     }
 
@@ -48,17 +49,11 @@ public struct SupervisorInvocation: Equatable, Sendable {
         guard !name.isEmpty, !name.hasPrefix("-"), directory.hasPrefix("/") else { return nil }
         var stopTimeout: Duration?
         if arguments.count == 10 {
-            guard arguments[8] == "--stop-timeout", let seconds = Double(arguments[9]), seconds.isFinite,
-                Self.stopTimeoutRange.contains(seconds)
+            guard arguments[8] == "--stop-timeout",
+                let seconds = Duration.seconds(text: arguments[9], in: Self.stopTimeoutRange)
             else { return nil }
-            stopTimeout = .milliseconds(Int64((seconds * 1000).rounded()))
+            stopTimeout = seconds
         }
         self.init(name: name, stateDirectory: directory, stopTimeout: stopTimeout)
-    }
-
-    /// Whole milliseconds as seconds, e.g. "2.5", "30".
-    static func secondsText(_ duration: Duration) -> String {
-        let milliseconds = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
-        return milliseconds % 1000 == 0 ? String(milliseconds / 1000) : String(Double(milliseconds) / 1000)
     }
 }

@@ -13,6 +13,18 @@ extension Duration {
         return .nanoseconds(Int64(clamped * 1e9))
     }
 
+    /// The longest wait a command-line option accepts, in seconds: a day. Enough for a slow
+    /// guest shutdown, far below the point where seconds stop fitting in nanoseconds
+    /// (`Duration`, `UInt64` timers).
+    public static let longestWaitSeconds: Double = 86_400
+
+    /// Seconds written as a finite decimal in `range`, to the millisecond; nil for anything else
+    /// (`nan`, `inf`, `1e300`, a value out of range). How every seconds option is read.
+    public static func seconds(text: String, in range: ClosedRange<Double>) -> Duration? {
+        guard let value = Double(text), value.isFinite, range.contains(value) else { return nil }
+        return .milliseconds(Int64((value * 1000).rounded()))
+    }
+
     /// The duration in seconds (for JSON records and messages).
     public var seconds: Double {
         let (whole, attoseconds) = components

@@ -5,17 +5,16 @@ import ArgumentParser
 /// `1e300` seconds) is a usage error naming the range (exit 2), never a trap later on when the
 /// value is converted to an integer type.
 enum NumericOption {
-    /// The longest wait any command accepts: a day. Enough for a slow guest shutdown, far below
-    /// the point where seconds stop fitting in nanoseconds (`Duration`, `UInt64` timers).
-    static let longestWait: Double = 86_400
+    /// The longest wait any command accepts: a day (`Duration.longestWaitSeconds`).
+    static let longestWait = Duration.longestWaitSeconds
 
     /// Seconds as a `Duration`, a finite decimal in `range`.
     static func seconds(_ range: ClosedRange<Double>) -> @Sendable (String) throws -> Duration {
         { text in
-            guard let value = Double(text), value.isFinite, range.contains(value) else {
+            guard let duration = Duration.seconds(text: text, in: range) else {
                 throw ValidationError("expected seconds from \(format(range.lowerBound)) to \(format(range.upperBound)), got \"\(text)\"")
             }
-            return .milliseconds(Int64((value * 1000).rounded()))
+            return duration
         }
     }
 

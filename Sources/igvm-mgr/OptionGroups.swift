@@ -1,4 +1,5 @@
 import ArgumentParser
+import Lifecycle
 import Supervisor
 
 /// What `--json`'s help says for a command: "Print JSON." (`PlainJSON`) unless the command says
@@ -29,7 +30,7 @@ typealias OutputOptions = JSONOutput<PlainJSON>
 struct StopTimeoutOption: ParsableArguments {
     @Option(name: .customLong("stop-timeout"), help: ArgumentHelp(
         "Seconds the supervisor's SIGTERM-initiated stop waits after the ACPI powerdown (0 to 86400, default \(Int(StopArguments.defaultTimeout.seconds))).",
-        valueName: "seconds"), transform: NumericOption.seconds(0...NumericOption.longestWait))
+        valueName: "seconds"), transform: NumericOption.seconds(SupervisorInvocation.stopTimeoutRange))
     var duration: Duration?
 
     /// The value, or the supervisor's default when the option is not given.

@@ -53,22 +53,14 @@ extension LifecycleError {
 }
 
 /// Reports `error` on stderr (one line, or QEMU's lines indented after it) and returns the exit code.
-/// The same, for one VM of several a command works on: the line names it.
-func failure(_ error: any Error, of name: String) -> ExitCode {
+/// `name`: the VM it is about, when the command works on several (the line then names it).
+func failure(_ error: any Error, of name: String? = nil) -> ExitCode {
+    let prefix = name.map { "\($0): " } ?? ""
     if let lifecycle = error as? LifecycleError {
-        Output.error("\(name): \(lifecycle.description)")
+        Output.error(prefix + lifecycle.description)
         return lifecycle.exitStatus
     }
-    Output.error("\(name): \(error)")
-    return ExitStatus.failure
-}
-
-func failure(_ error: any Error) -> ExitCode {
-    if let lifecycle = error as? LifecycleError {
-        Output.error(lifecycle.description)
-        return lifecycle.exitStatus
-    }
-    Output.error("\(error)")
+    Output.error(prefix + "\(error)")
     return ExitStatus.failure
 }
 

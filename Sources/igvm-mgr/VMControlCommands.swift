@@ -60,29 +60,20 @@ struct StartCommand: AsyncParsableCommand {
         }
         if status != ExitStatus.ok { throw status }
         let names = definitions.map { name ?? $0.name }
-        if let twice = names.enumerated().first(where: { names[..<$0.offset].contains($0.element) })?.element {
+        if let twice = SeveralVMs.repeatedName(names) {
             Output.error("\(twice) is the name of more than one of the definitions")
             throw ExitStatus.usage
         }
 
         let start = VMStart(stateDirectory: directory, name: name, wait: wait, timeout: timeout, paused: paused, stopTimeout: stopTimeout.duration)
-        let results = await allAtOnce(definitions) { definition -> Result<StartResult, any Error> in
-            do { return .success(try await start.run(definition)) } catch { return .failure(error) }
-        }
-        for (name, result) in zip(names, results) {
-            switch result {
-            case .success(let result):
-                if output.json {
-                    Output.json(result.json)
-                } else {
-                    Output.line("\(result.name) \(result.phase?.rawValue ?? result.milestone.rawValue) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
-                }
-            case .failure(let error):
-                let code = names.count > 1 ? failure(error, of: name) : failure(error)
-                if code.rawValue > status.rawValue { status = code }
+        let results = await SeveralVMs.allAtOnce(definitions) { try await start.run($0) }
+        try SeveralVMs.report(names, results) { result in
+            if output.json {
+                Output.json(result.json)
+            } else {
+                Output.line("\(result.name) \(result.phase?.rawValue ?? result.milestone.rawValue) pid \(result.qemuPID.map(String.init) ?? "-") (supervisor \(result.supervisorPID))")
             }
         }
-        if status != ExitStatus.ok { throw status }
     }
 }
 
@@ -187,32 +178,17 @@ enum StopText {
     /// At least one name, none twice (two stops of one VM at once would race each other).
     static func validate(_ names: [String]) throws {
         guard !names.isEmpty else { throw ValidationError("Missing expected argument '<names> ...'") }
-        var seen = Set<String>()
-        for name in names where !seen.insert(name).inserted {
-            throw ValidationError("\(name) is named twice")
-        }
+        if let twice = SeveralVMs.repeatedName(names) { throw ValidationError("\(twice) is named twice") }
     }
 
     /// Runs `stop` (a stop or destroy) for every name at the same time and prints the reports
     /// in the order of the names, each as a lone stop prints it (`--json`: one document each).
-    /// A failure is one line on stderr (naming its VM when there are several) and the command
-    /// ends with the highest exit status of them all.
     static func print(verb: String, _ names: [String], _ output: OutputOptions,
                       _ stop: @escaping @Sendable (String) async throws(LifecycleError) -> Lifecycle.StopReport) async throws {
-        let results = await allAtOnce(names) { name -> Result<Lifecycle.StopReport, LifecycleError> in
-            do throws(LifecycleError) { return .success(try await stop(name)) } catch { return .failure(error) }
+        let results = await SeveralVMs.allAtOnce(names) { try await stop($0) }
+        try SeveralVMs.report(names, results) { report in
+            if output.json { Output.json(report.json) } else { Output.line(describe(report, verb: verb)) }
         }
-        var status = ExitStatus.ok
-        for (name, result) in zip(names, results) {
-            switch result {
-            case .success(let report):
-                if output.json { Output.json(report.json) } else { Output.line(describe(report, verb: verb)) }
-            case .failure(let error):
-                let code = names.count > 1 ? failure(error, of: name) : failure(error)
-                if code.rawValue > status.rawValue { status = code }
-            }
-        }
-        if status != ExitStatus.ok { throw status }
     }
 
     static func describe(_ report: Lifecycle.StopReport, verb: String) -> String {
